@@ -1,0 +1,1 @@
+"""Parity harness for Monolith's training hooks: scenarios, goldens, drivers, reports."""

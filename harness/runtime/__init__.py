@@ -1,0 +1,1 @@
+"""Simulated runtime: virtual clock, sessions, monitored sessions, checkpoint saver."""
