@@ -82,7 +82,11 @@ class VirtualClock:
         return _VirtualThread(self, target, name)
 
     # -- scheduling -------------------------------------------------------------------
-    def _block(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+    def yield_turn(self) -> None:
+        """Let every participant that is ready now run first (e.g. a just-started thread)."""
+        self._block(lambda: True, None, force=True)
+
+    def _block(self, ready: Callable[[], bool], timeout: float | None, force: bool = False) -> bool:
         """Give up the turn until ``ready()`` or ``timeout``; True if ready, False on timeout."""
         with self._cv:
             me = threading.get_ident()
@@ -90,7 +94,7 @@ class VirtualClock:
                 raise ClockError("a thread not started by the virtual clock used it")
             if self._shutdown:
                 raise Shutdown()
-            if ready():
+            if ready() and not force:
                 return True
             deadline = None if timeout is None else self._now + timeout
             waiter = _Waiter(next(self._seq), me, ready, deadline)
@@ -219,7 +223,8 @@ class _VirtualThread:
     def start(self) -> None:
         self._thread.start()
         self._started.wait()
-        # The new thread queues as a waiter that is ready at once; the starter keeps its turn.
+        # Like a real thread, the new one gets going at once: it runs until it first blocks.
+        self._clock.yield_turn()
 
     def _run(self) -> None:
         clock = self._clock

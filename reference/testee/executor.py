@@ -1,0 +1,85 @@
+"""Runs one scenario's steps against the reference hooks on the simulated runtime.
+
+The harness calls :meth:`Executor.setup` with a validated scenario and a directory,
+then :meth:`Executor.step` for each implementation step, then
+:meth:`Executor.teardown`. Observations (runs and should-stop, trigger-save calls,
+barrier callbacks, log lines, errors) go to ``emit`` as plain dicts; the harness turns
+them into the canonical trace. Harness-side steps (writing the action file) never
+reach the executor; ``advance`` does, since time belongs to the implementation's clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from harness.runtime.virtual_clock import VirtualClock
+from reference.testee.world import World, error_event
+from reference.testee.worlds import WORLDS
+
+Emit = Callable[[dict[str, Any]], None]
+
+# Exceptions raised by the hooks' own code, whose message is part of the contract.
+# Everything else (TypeError, UnicodeDecodeError, ...) is compared by type alone.
+
+
+class _LogToEvents(logging.Handler):
+    def __init__(self, emit: Emit) -> None:
+        super().__init__(level=logging.INFO)
+        self._emit = emit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR and message.startswith("Traceback"):
+            # The query loop logs a traceback: record which exception it was.
+            last = message.rstrip("\n").rsplit("\n", 1)[-1]
+            self._emit({"event": "logged_error", "type": last.split(":", 1)[0].rsplit(".", 1)[-1]})
+            return
+        self._emit({"event": "log", "level": record.levelname, "message": message})
+
+
+class Executor:
+    """One scenario at a time; call every method from the same thread."""
+
+    capabilities = {"virtual_clock": True, "families": sorted(WORLDS)}
+
+    def __init__(self, emit: Emit) -> None:
+        self._emit = emit
+        self._world: World | None = None
+        self._clock: VirtualClock | None = None
+        self._handler: _LogToEvents | None = None
+
+    def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
+        self._clock = VirtualClock()
+        self._handler = _LogToEvents(self._emit)
+        logger = logging.getLogger("reference")
+        logger.addHandler(self._handler)
+        logger.setLevel(logging.INFO)
+        world_cls = WORLDS[scenario["family"]]
+        self._world = world_cls(scenario.get("config", {}), files_dir, self._clock, self._emit)
+        self._world.setup()
+
+    def step(self, step: dict[str, Any]) -> None:
+        assert self._world is not None and self._clock is not None, "setup() first"
+        try:
+            if step["op"] == "advance":
+                self._clock.sleep(float(step["seconds"]))
+            else:
+                self._world.step(step)
+        except Exception as e:  # a step's error is an observation, not a crash
+            self._emit(error_event(e))
+        for name, exc in self._clock.thread_errors:
+            self._emit({**error_event(exc), "thread": name})
+        self._clock.thread_errors.clear()
+
+    def teardown(self) -> None:
+        try:
+            if self._world is not None:
+                self._world.teardown()
+        finally:
+            if self._clock is not None:
+                self._clock.shutdown()
+            if self._handler is not None:
+                logging.getLogger("reference").removeHandler(self._handler)
+            self._world = self._clock = self._handler = None

@@ -1,0 +1,77 @@
+"""Barrier family: BarrierOp driven directly by the chief, BarrierHook on worker threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.runtime.session import Session, VariableStore
+from reference.barrier_ops import BarrierOp
+from reference.testee.world import BarrierRecorder, World
+from reference.testee.worlds.workers import Workers
+
+QUERIES = (
+    "is_barrier_placed",
+    "is_barrier_removed",
+    "is_all_blocked",
+    "is_none_blocked",
+    "get_blocked_indices",
+    "get_unblocked_indices",
+)
+
+
+class BarrierWorld(World):
+    def setup(self) -> None:
+        c = self.config
+        self.store = VariableStore()
+        self.session = Session(self.store, worker=0)
+        self.op = BarrierOp(
+            int(c["capacity"]),
+            is_chief=True,
+            wait_seconds=float(c.get("wait_seconds", 1)),
+            name_prefix=c.get("name_prefix", "default"),
+            barrier_callbacks=[BarrierRecorder(self.emit, 0)],
+            clock=self.clock,
+        )
+        self.workers = Workers(
+            c.get("workers", []),
+            c,
+            self.store,
+            self.clock,
+            self.emit,
+            stop_helper=bool(c.get("stop_helper", False)),
+        )
+        self.waiters: list[Any] = []
+
+    def op_place(self, step: dict[str, Any]) -> None:
+        self.op.place_barrier(self.session, action=step.get("action", ""))
+
+    def op_remove(self, step: dict[str, Any]) -> None:
+        self.op.remove_barrier(self.session)
+
+    def op_query(self, step: dict[str, Any]) -> None:
+        what = step["what"]
+        if what not in QUERIES:
+            raise ValueError(f"unknown barrier query {what!r}")
+        value = getattr(self.op, what)(self.session)
+        self.emit({"event": "result", "what": what, "value": value})
+
+    def op_wait(self, step: dict[str, Any]) -> None:
+        """``wait_until_barrier_removed(index)`` on its own thread, like a blocked worker."""
+        index = int(step["index"])
+
+        def wait() -> None:
+            self.op.wait_until_barrier_removed(Session(self.store, worker=index), index)
+            self.emit({"event": "wait_returned", "index": index})
+
+        thread = self.clock.thread(wait, name=f"wait{index}")
+        thread.start()
+        self.waiters.append(thread)
+
+    def op_start_workers(self, step: dict[str, Any]) -> None:
+        self.workers.start()
+
+    def op_join_workers(self, step: dict[str, Any]) -> None:
+        self.workers.join()
+        for thread in self.waiters:
+            thread.join()
+        self.waiters.clear()
