@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.runtime.virtual_clock import VirtualClock
 from reference.testee.world import World, error_event
 from reference.testee.worlds import WORLDS
 
 Emit = Callable[[dict[str, Any]], None]
-
-# Exceptions raised by the hooks' own code, whose message is part of the contract.
-# Everything else (TypeError, UnicodeDecodeError, ...) is compared by type alone.
 
 
 class _LogToEvents(logging.Handler):
@@ -42,7 +39,7 @@ class _LogToEvents(logging.Handler):
 class Executor:
     """One scenario at a time; call every method from the same thread."""
 
-    capabilities = {"virtual_clock": True, "families": sorted(WORLDS)}
+    capabilities: ClassVar[dict[str, Any]] = {"virtual_clock": True, "families": sorted(WORLDS)}
 
     def __init__(self, emit: Emit) -> None:
         self._emit = emit
