@@ -1,0 +1,170 @@
+"""Command line: ``python -m harness {run,regen,verify,list,dump,diff}`` (also ``monolith-parity``)."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import shlex
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import report
+from harness.adapters.base import Implementation
+from harness.artifacts import kind_of
+from harness.compare import compare_output
+from harness.deviations import DeviationError, load_deviations
+from harness.golden import GOLDEN_DIR, GoldenError, regenerate, stale_dirs, verify_manifest
+from harness.runner import run_corpus
+from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
+
+
+def make_implementation(spec: str) -> Implementation:
+    """``reference`` (in process), ``tf`` (the TensorFlow tier), or a testee command line."""
+    if spec == "reference":
+        from harness.adapters.inprocess import InProcessReference
+
+        return InProcessReference()
+    if spec == "tf":
+        from harness.adapters.tf_tier import TensorFlowTier
+
+        return TensorFlowTier()
+    from harness.adapters.subprocess_testee import SubprocessTestee
+
+    return SubprocessTestee(shlex.split(spec))
+
+
+def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> list[Scenario]:
+    if not patterns:
+        return list(scenarios)
+    return [s for s in scenarios if any(fnmatch.fnmatch(s.id, p) or p in s.id for p in patterns)]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenarios = select(load_all(args.fixtures), args.k)
+    if not scenarios:
+        print("no scenario selected", file=sys.stderr)
+        return 2
+    deviations = load_deviations(args.deviations, load_all(args.fixtures))
+    impl = make_implementation(args.impl)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
+    try:
+        results = run_corpus(
+            scenarios,
+            impl,
+            work,
+            Path(args.golden),
+            deviations,
+            progress=(lambda r: print(f"{r.status:<18} {r.scenario}", flush=True))
+            if args.verbose
+            else (lambda r: None),
+        )
+    finally:
+        impl.close()
+    report.write_reports(
+        results,
+        Path(args.junit) if args.junit else None,
+        Path(args.html) if args.html else None,
+    )
+    print(report.terminal(results))
+    print(f"outputs in {work}", file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_regen(args: argparse.Namespace) -> int:
+    scenarios = load_all(args.fixtures)
+    impl = make_implementation("reference")
+    changes = regenerate(scenarios, impl, Path(args.golden), progress=lambda s: None)
+    for line in changes.lines():
+        print(line)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    problems = verify_manifest(Path(args.golden))
+    problems += [
+        f"{d}: golden output with no scenario"
+        for d in stale_dirs(load_all(args.fixtures), Path(args.golden))
+    ]
+    for p in problems:
+        print(p)
+    print("golden corpus consistent" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for s in load_all(args.fixtures):
+        pins = f" [{', '.join(s.pins)}]" if s.pins else ""
+        print(f"{s.id}{pins}: {s.description}")
+    return 0
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    data = path.read_bytes()
+    kind = kind_of(args.kind_path or path.as_posix())
+    try:
+        print(kind.render(data))
+    except (ValueError, UnicodeDecodeError) as e:
+        print(f"{path}: cannot read as {kind.name}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    a, b = Path(args.a), Path(args.b)
+    if a.is_dir() and b.is_dir():
+        differences = compare_output(a, b)
+        for d in differences:
+            print(d)
+        return 1 if differences else 0
+    expected, actual = a.read_bytes(), b.read_bytes()
+    if expected == actual:
+        return 0
+    rel = args.kind_path or b.as_posix()
+    kind = kind_of(rel)
+    print(f"{b} [{kind.name}]: {kind.explain(rel, expected, actual)}")
+    return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="monolith-parity", description=__doc__)
+    p.add_argument("--fixtures", default=str(FIXTURES_DIR), help="scenario directory")
+    p.add_argument("--golden", default=str(GOLDEN_DIR), help="golden directory")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run scenarios against an implementation")
+    run.add_argument("--impl", default="reference", help="'reference', 'tf', or a testee command")
+    run.add_argument("-k", action="append", help="only scenarios matching (glob or substring)")
+    run.add_argument("--deviations", help="the implementation's declared deviations (JSON)")
+    run.add_argument("--junit", help="write JUnit XML here")
+    run.add_argument("--html", help="write the HTML parity page here")
+    run.add_argument("--work", help="where outputs go (default: a new temp dir)")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.set_defaults(fn=cmd_run)
+
+    sub.add_parser("regen", help="rewrite golden/ from the reference").set_defaults(fn=cmd_regen)
+    sub.add_parser("verify", help="check golden/ against its manifest").set_defaults(fn=cmd_verify)
+    sub.add_parser("list", help="list scenarios").set_defaults(fn=cmd_list)
+
+    dump = sub.add_parser("dump", help="show an artifact in readable form")
+    dump.add_argument("file")
+    dump.add_argument("--as", dest="kind_path", help="treat it as this path (e.g. features/x.pb)")
+    dump.set_defaults(fn=cmd_dump)
+
+    diff = sub.add_parser("diff", help="explain how two artifacts or output dirs differ")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--as", dest="kind_path", help="treat both as this path")
+    diff.set_defaults(fn=cmd_diff)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ScenarioError, GoldenError, DeviationError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""Readers for the artifact formats the hooks write."""

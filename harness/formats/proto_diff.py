@@ -1,0 +1,70 @@
+"""The first differing field between two protobuf messages, as a readable path."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return struct.pack("<d", a) == struct.pack("<d", b)
+    return a == b and type(a) is type(b)
+
+
+def _fields(message: Message) -> dict[str, FieldDescriptor]:
+    return {fd.name: fd for fd, _ in message.ListFields()}
+
+
+def first_difference(expected: Message, actual: Message, path: str = "") -> str | None:
+    """``path: expected X, got Y`` for the first field that differs, or None."""
+    exp_fields, act_fields = _fields(expected), _fields(actual)
+    names = sorted(
+        set(exp_fields) | set(act_fields),
+        key=lambda n: (exp_fields.get(n) or act_fields[n]).number,
+    )
+    for name in names:
+        here = f"{path}.{name}" if path else name
+        if name not in act_fields:
+            return f"{here}: expected {_show(getattr(expected, name))}, but it is not set"
+        if name not in exp_fields:
+            return f"{here}: not expected, got {_show(getattr(actual, name))}"
+        fd = exp_fields[name]
+        exp_value, act_value = getattr(expected, name), getattr(actual, name)
+        is_repeated = fd.label == FieldDescriptor.LABEL_REPEATED
+        if is_repeated and fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            exp_map, act_map = dict(exp_value), dict(act_value)
+            for key in sorted(set(exp_map) | set(act_map)):
+                if key not in act_map or key not in exp_map or exp_map[key] != act_map[key]:
+                    return (
+                        f"{here}[{key!r}]: expected {exp_map.get(key, '(absent)')}, "
+                        f"got {act_map.get(key, '(absent)')}"
+                    )
+            continue
+        if is_repeated:
+            for i, (e, a) in enumerate(zip(exp_value, act_value, strict=False)):
+                if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                    found = first_difference(e, a, f"{here}[{i}]")
+                    if found:
+                        return found
+                elif not _same_scalar(e, a):
+                    return f"{here}[{i}]: expected {e!r}, got {a!r}"
+            if len(exp_value) != len(act_value):
+                return f"{here}: expected {len(exp_value)} items, got {len(act_value)}"
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            found = first_difference(exp_value, act_value, here)
+            if found:
+                return found
+        elif not _same_scalar(exp_value, act_value):
+            return f"{here}: expected {exp_value!r}, got {act_value!r}"
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, Message) else f"{{{str(value).strip()}}}"
+    return text if len(text) <= 80 else text[:77] + "..."

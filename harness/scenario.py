@@ -1,0 +1,148 @@
+"""Scenario files: discovery, schema validation and semantic checks, with clear errors.
+
+Every error names the file and the JSON path of the offending field, e.g.
+``fixtures/controller/stop.json: steps[3].seconds: -1 is less than the minimum of 0``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+SCHEMA_PATH = FIXTURES_DIR / "scenario.schema.json"
+HARNESS_OPS = frozenset({"write_action", "remove_file"})
+
+
+class ScenarioError(ValueError):
+    """A scenario file is not valid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    family: str
+    description: str
+    config: dict[str, Any]
+    steps: list[dict[str, Any]]
+    pins: list[str] = field(default_factory=list)
+    path: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The scenario as the protocol sends it to a testee."""
+        return {
+            "id": self.id,
+            "family": self.family,
+            "config": self.config,
+            "steps": self.steps,
+        }
+
+
+@cache
+def _validator() -> Any:
+    try:
+        import jsonschema
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ScenarioError(
+            "validating scenarios needs the jsonschema package (pip install jsonschema)"
+        ) from e
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _best_error(errors: list[Any]) -> Any:
+    """The most relevant error (jsonschema's heuristic), then its deepest sub-error."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(errors)
+    while error.context:
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    return error
+
+
+def parse(data: Any, scenario_id: str, where: str) -> Scenario:
+    """Validate decoded JSON and build a :class:`Scenario`; ``where`` names it in errors."""
+    errors = list(_validator().iter_errors(data))
+    if errors:
+        e = _best_error(errors)
+        raise ScenarioError(f"{where}: {_json_path(e.absolute_path)}: {e.message}")
+    family = data["family"]
+    expected_family = scenario_id.split("/", 1)[0]
+    if "/" in scenario_id and family != expected_family:
+        raise ScenarioError(
+            f"{where}: family: {family!r} does not match the folder {expected_family!r}"
+        )
+    steps = data["steps"]
+    for i, step in enumerate(steps):
+        _check_step(step, f"{where}: steps[{i}]")
+    return Scenario(
+        id=scenario_id,
+        family=family,
+        description=data["description"],
+        config=data.get("config", {}),
+        steps=steps,
+        pins=list(data.get("pins", [])),
+        path=where,
+    )
+
+
+def _check_step(step: dict[str, Any], where: str) -> None:
+    op = step["op"]
+    if op == "write_action":
+        if ("text" in step) == ("base64" in step):
+            raise ScenarioError(f"{where}: write_action needs exactly one of 'text' or 'base64'")
+        if "base64" in step:
+            try:
+                base64.b64decode(step["base64"], validate=True)
+            except binascii.Error as e:
+                raise ScenarioError(f"{where}.base64: not valid base64: {e}") from e
+    if op == "remove_file":
+        path = step.get("path")
+        if not path or os.path.isabs(path) or ".." in Path(path).parts:
+            raise ScenarioError(f"{where}.path: must be a relative path inside files/: {path!r}")
+    if op == "advance" and "seconds" not in step:
+        raise ScenarioError(f"{where}: advance needs 'seconds'")
+
+
+def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_DIR) -> Scenario:
+    """Load and validate one scenario file."""
+    path = Path(path)
+    try:
+        scenario_id = path.resolve().relative_to(Path(root).resolve()).with_suffix("").as_posix()
+    except ValueError:
+        scenario_id = path.stem
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path}: not UTF-8 at byte offset {e.start}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ScenarioError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
+    return parse(data, scenario_id, str(path))
+
+
+def discover(root: str | os.PathLike[str] = FIXTURES_DIR) -> Iterator[Path]:
+    """Every scenario file under ``root`` (``<family>/<name>.json``), sorted."""
+    root = Path(root)
+    yield from sorted(p for p in root.glob("*/*.json") if p.is_file())
+
+
+def load_all(root: str | os.PathLike[str] = FIXTURES_DIR) -> list[Scenario]:
+    return [load(p, root) for p in discover(root)]
