@@ -1,11 +1,16 @@
-"""Nox sessions: ``nox`` runs lint, protos and tests (Python 3.11)."""
+"""Nox sessions (Python 3.11). ``nox`` runs them all: lint, protos, tests, parity, tf.
+
+``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
+``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
+installs TensorFlow.
+"""
 
 from __future__ import annotations
 
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "protos", "tests"]
+nox.options.sessions = ["lint", "protos", "tests", "parity", "tf"]
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
@@ -36,3 +41,31 @@ def protos(session: nox.Session) -> None:
     session.install("-e", ".[test]", GRPCIO_TOOLS)
     session.run("python", "tools/gen_protos.py", "--check")
     session.run("pytest", "tests/test_protos.py", *session.posargs, env=REQUIRE_PROTOC)
+
+
+@nox.session(python=PYTHON)
+def parity(session: nox.Session) -> None:
+    """The scenario corpus against an implementation (default: the in-process reference)."""
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest",
+        "tests/test_parity.py",
+        "--parity-html=out/parity.html",
+        "--parity-junit=out/parity-junit.xml",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def regen(session: nox.Session) -> None:
+    """Rewrite golden/ from the reference (atomically), then verify the manifest."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "harness", "regen")
+    session.run("python", "-m", "harness", "verify")
+
+
+@nox.session(python=PYTHON)
+def tf(session: nox.Session) -> None:
+    """The TensorFlow tier: ported original tests and the corpus under real TF sessions."""
+    session.install("-e", ".[test,tf]")
+    session.run("pytest", "-m", "tf", "tests", *session.posargs)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m harness {run,regen,verify,list,dump,diff}`` (also ``monolith-parity``)."""
+"""Command line: ``python -m harness run|regen|verify|list|dump|diff`` (``monolith-parity``)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ to the implementation, whose reported events go into the trace after a ``step`` 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -92,10 +93,8 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
     except (ImplementationFailure, ValueError) as e:
         result.failure = str(e)
         if set_up:
-            try:
+            with contextlib.suppress(ImplementationFailure):
                 impl.teardown()
-            except ImplementationFailure:
-                pass
     (out / LISTING).write_bytes(listing(files_dir))
     (out / TRACE).write_bytes(trace.render())
     return result

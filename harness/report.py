@@ -105,7 +105,8 @@ def html_page(results: Sequence[ScenarioResult], title: str = "Monolith hook par
         rows.append(f"<tr><th>{html.escape(s)}</th><td>{pins}</td>{''.join(tds)}</tr>")
     head = "".join(f"<th>{html.escape(i)}</th>" for i in impls)
     summaries = "".join(
-        f"<li>{html.escape(i)}: {html.escape(breakdown([r for r in results if r.implementation == i]))}</li>"
+        f"<li>{html.escape(i)}: "
+        f"{html.escape(breakdown([r for r in results if r.implementation == i]))}</li>"
         for i in impls
     )
     return (

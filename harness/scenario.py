@@ -19,6 +19,17 @@ from typing import Any
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 SCHEMA_PATH = FIXTURES_DIR / "scenario.schema.json"
 HARNESS_OPS = frozenset({"write_action", "remove_file"})
+# Fields a step needs, by family and op (the schema cannot say which op needs what).
+REQUIRED = {
+    ("slot_count", "assign"): ("table", "fids"),
+    ("slot_count", "save"): ("global_step",),
+    ("barrier", "query"): ("what",),
+    ("barrier", "wait"): ("index",),
+    ("hook_utils", "save"): ("global_step",),
+    ("hook_utils", "end"): ("global_step",),
+    ("hook_utils", "call"): ("listener", "method"),
+    ("*", "advance"): ("seconds",),
+}
 
 
 class ScenarioError(ValueError):
@@ -86,9 +97,14 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
         raise ScenarioError(
             f"{where}: family: {family!r} does not match the folder {expected_family!r}"
         )
+    model_dir = data.get("config", {}).get("model_dir", ".")
+    if ".." in Path(model_dir).parts:
+        raise ScenarioError(
+            f"{where}: config.model_dir: {model_dir!r} does not stay inside files/ ('..')"
+        )
     steps = data["steps"]
     for i, step in enumerate(steps):
-        _check_step(step, f"{where}: steps[{i}]")
+        _check_step(family, step, f"{where}: steps[{i}]")
     return Scenario(
         id=scenario_id,
         family=family,
@@ -100,8 +116,13 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     )
 
 
-def _check_step(step: dict[str, Any], where: str) -> None:
+def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     op = step["op"]
+    for name in REQUIRED.get((family, op), ()) + REQUIRED.get(("*", op), ()):
+        if name not in step:
+            raise ScenarioError(f"{where}: {op} needs {name!r}")
+    if op == "call" and step["method"] != "begin" and "global_step" not in step:
+        raise ScenarioError(f"{where}: call of {step['method']} needs 'global_step'")
     if op == "write_action":
         if ("text" in step) == ("base64" in step):
             raise ScenarioError(f"{where}: write_action needs exactly one of 'text' or 'base64'")
@@ -114,8 +135,6 @@ def _check_step(step: dict[str, Any], where: str) -> None:
         path = step.get("path")
         if not path or os.path.isabs(path) or ".." in Path(path).parts:
             raise ScenarioError(f"{where}.path: must be a relative path inside files/: {path!r}")
-    if op == "advance" and "seconds" not in step:
-        raise ScenarioError(f"{where}: advance needs 'seconds'")
 
 
 def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_DIR) -> Scenario:

@@ -1,1 +1,1 @@
-"""Implementations under test, behind one interface (:class:`~harness.adapters.base.Implementation`)."""
+"""Implementations under test, behind one interface (``base.Implementation``)."""

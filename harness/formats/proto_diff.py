@@ -11,9 +11,8 @@ from google.protobuf.message import Message
 
 
 def _same_scalar(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, float) and isinstance(b, float) and (math.isnan(a) or math.isnan(b)):
+        return struct.pack("<d", a) == struct.pack("<d", b)
     return a == b and type(a) is type(b)
 
 
@@ -36,7 +35,7 @@ def first_difference(expected: Message, actual: Message, path: str = "") -> str 
             return f"{here}: not expected, got {_show(getattr(actual, name))}"
         fd = exp_fields[name]
         exp_value, act_value = getattr(expected, name), getattr(actual, name)
-        is_repeated = fd.label == FieldDescriptor.LABEL_REPEATED
+        is_repeated = fd.is_repeated
         if is_repeated and fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             exp_map, act_map = dict(exp_value), dict(act_value)
             for key in sorted(set(exp_map) | set(act_map)):
