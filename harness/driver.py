@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.adapters.base import Implementation, ImplementationFailure
+from harness.adapters.base import Implementation, ImplementationFailure, NotApplicable
 from harness.scenario import HARNESS_OPS, Scenario
 from harness.trace import Trace
 
@@ -30,6 +30,7 @@ class RunOutput:
 
     out_dir: Path
     failure: str | None = None
+    not_applicable: str | None = None
 
 
 def listing(files_dir: Path) -> bytes:
@@ -90,6 +91,8 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
         trace.add({"event": "teardown"})
         set_up = False
         trace.extend(impl.teardown())
+    except NotApplicable as e:
+        result.not_applicable = str(e) or "not applicable"
     except (ImplementationFailure, ValueError) as e:
         result.failure = str(e)
         if set_up:

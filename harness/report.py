@@ -8,13 +8,24 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.runner import EXPECTED_DEVIATION, FAILED, PASSED, UNEXPECTED_PASS, ScenarioResult
+from harness.runner import (
+    EXPECTED_DEVIATION,
+    FAILED,
+    NOT_APPLICABLE,
+    PASSED,
+    UNEXPECTED_PASS,
+    ScenarioResult,
+)
 
 
 def summary_line(results: Sequence[ScenarioResult]) -> str:
-    """``N passed, N failed``: expected deviations count as passed, unexpected passes as failed."""
-    ok = sum(r.ok for r in results)
-    return f"{ok} passed, {len(results) - ok} failed"
+    """``N passed, N failed[, N skipped]``: expected deviations count as passed, unexpected
+    passes as failed, scenarios the implementation cannot apply as skipped."""
+    counted = [r for r in results if r.counted]
+    ok = sum(r.ok for r in counted)
+    line = f"{ok} passed, {len(counted) - ok} failed"
+    skipped = len(results) - len(counted)
+    return line + (f", {skipped} skipped" if skipped else "")
 
 
 def breakdown(results: Sequence[ScenarioResult]) -> str:
@@ -29,7 +40,9 @@ def terminal(results: Sequence[ScenarioResult], verbose: bool = False) -> str:
     for r in results:
         if not r.ok or verbose:
             lines.append(f"{r.status.upper():<18} {r.implementation}: {r.scenario}")
-            if not r.ok:
+            if r.status == NOT_APPLICABLE:
+                lines.append(f"    {r.reason}")
+            elif not r.ok:
                 lines += ["    " + line for line in r.explanation().splitlines()]
     lines.append(breakdown(results))
     lines.append(summary_line(results))
@@ -42,14 +55,14 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
     for r in results:
         by_impl.setdefault(r.implementation, []).append(r)
     for impl, rows in by_impl.items():
-        failures = sum(not r.ok for r in rows)
+        failures = sum(r.counted and not r.ok for r in rows)
         node = ET.SubElement(
             suites,
             "testsuite",
             name=f"{suite}.{impl}",
             tests=str(len(rows)),
             failures=str(failures),
-            skipped=str(sum(r.status == EXPECTED_DEVIATION for r in rows)),
+            skipped=str(sum(r.status in (EXPECTED_DEVIATION, NOT_APPLICABLE) for r in rows)),
             time=f"{sum(r.seconds for r in rows):.3f}",
         )
         for r in rows:
@@ -62,6 +75,8 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
             )
             if r.status == EXPECTED_DEVIATION:
                 ET.SubElement(case, "skipped", message=f"expected deviation: {r.reason}")
+            elif r.status == NOT_APPLICABLE:
+                ET.SubElement(case, "skipped", message=f"not applicable: {r.reason}")
             elif not r.ok:
                 failure = ET.SubElement(case, "failure", message=r.status)
                 failure.text = r.explanation()
@@ -72,7 +87,7 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-.passed{background:#e6f4ea}.failed,.unexpected{background:#fce8e6}.deviation{background:#fef7e0}
+.na{background:#f1f3f4}.passed{background:#e6f4ea}.failed,.unexpected{background:#fce8e6}.deviation{background:#fef7e0}
 pre{white-space:pre-wrap;margin:0;font-size:.85em}
 """
 _CLASS = {
@@ -80,6 +95,7 @@ _CLASS = {
     FAILED: "failed",
     EXPECTED_DEVIATION: "deviation",
     UNEXPECTED_PASS: "unexpected",
+    NOT_APPLICABLE: "na",
 }
 
 

@@ -18,6 +18,7 @@ PASSED = "passed"
 FAILED = "failed"
 EXPECTED_DEVIATION = "expected deviation"
 UNEXPECTED_PASS = "unexpected pass"
+NOT_APPLICABLE = "not applicable"
 
 
 @dataclass
@@ -34,6 +35,11 @@ class ScenarioResult:
     @property
     def ok(self) -> bool:
         return self.status in (PASSED, EXPECTED_DEVIATION)
+
+    @property
+    def counted(self) -> bool:
+        """Whether it counts as passed or failed (a not-applicable scenario is skipped)."""
+        return self.status != NOT_APPLICABLE
 
     def explanation(self) -> str:
         parts = []
@@ -54,6 +60,15 @@ def judge(
 ) -> ScenarioResult:
     start = time.perf_counter()
     output = run_scenario(scenario, impl, out_dir)
+    if output.not_applicable is not None:
+        return ScenarioResult(
+            scenario=scenario.id,
+            implementation=impl.name,
+            status=NOT_APPLICABLE,
+            reason=output.not_applicable,
+            seconds=time.perf_counter() - start,
+            pins=list(scenario.pins),
+        )
     differences = compare_output(golden_root / scenario.id, out_dir)
     matched = output.failure is None and not differences
     reason = (deviations or Deviations()).expected_to_fail(scenario.id)

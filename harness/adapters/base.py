@@ -13,6 +13,10 @@ class ImplementationFailure(Exception):
     """The implementation under test crashed, hung or broke the protocol (not a mismatch)."""
 
 
+class NotApplicable(Exception):
+    """Raised by ``setup``: this implementation cannot run this scenario, for a stated reason."""
+
+
 class Implementation(Protocol):
     """Runs scenarios one at a time; each call returns the events observed during it."""
 

@@ -127,3 +127,23 @@ def test_bytes_fallback_shows_offset_and_hex():
     text = explain_bytes(b"\x00\x01\x02\x03", b"\x00\x01\xff\x03")
     assert text.startswith("first difference at byte offset 2 (expected 4 bytes, got 4)")
     assert "00 01 02 03" in text and "00 01 ff 03" in text and "<--" in text
+
+
+def test_not_applicable_is_reported_as_skipped(tmp_path):
+    from harness.adapters.base import NotApplicable
+    from harness.adapters.inprocess import InProcessReference
+    from harness.report import junit_xml, summary_line
+    from harness.runner import NOT_APPLICABLE, judge
+    from harness.scenario import load_all
+
+    class NoBarrier(InProcessReference):
+        name = "partial"
+
+        def setup(self, scenario, files_dir):
+            raise NotApplicable("no barrier here")
+
+    scenario = load_all()[0]
+    result = judge(scenario, NoBarrier(), tmp_path / "out")
+    assert (result.status, result.reason) == (NOT_APPLICABLE, "no barrier here")
+    assert summary_line([result]) == "0 passed, 0 failed, 1 skipped"
+    assert b'<skipped message="not applicable: no barrier here"' in junit_xml([result])
