@@ -31,7 +31,9 @@ def summary_line(results: Sequence[ScenarioResult]) -> str:
 def breakdown(results: Sequence[ScenarioResult]) -> str:
     counts = Counter(r.status for r in results)
     return ", ".join(
-        f"{counts[s]} {s}" for s in (PASSED, EXPECTED_DEVIATION, FAILED, UNEXPECTED_PASS)
+        f"{counts[s]} {s}"
+        for s in (PASSED, EXPECTED_DEVIATION, FAILED, UNEXPECTED_PASS, NOT_APPLICABLE)
+        if counts[s] or s in (PASSED, FAILED)
     )
 
 
