@@ -82,18 +82,17 @@ class MonitoredSession:
         self._session = session if session is not None else Session()
         self._should_stop = False
         self._closed = False
-        self._entered = False
+        # Like TensorFlow, the constructor begins the hooks and creates the session.
+        for hook in self._hooks:
+            hook.begin()
+        for hook in self._hooks:
+            hook.after_create_session(self._session, None)
 
     @property
     def raw_session(self) -> Session:
         return self._session
 
     def __enter__(self) -> MonitoredSession:
-        for hook in self._hooks:
-            hook.begin()
-        self._entered = True
-        for hook in self._hooks:
-            hook.after_create_session(self._session, None)
         return self
 
     def should_stop(self) -> bool:
@@ -108,9 +107,13 @@ class MonitoredSession:
         context = SessionRunContext(original_args=args, session=self._session)
         hook_args = [hook.before_run(context) for hook in self._hooks]
         feed = dict(feed_dict or {})
+        hook_feeds: dict[Any, Any] = {}
         for a in hook_args:
             if a is not None and a.feed_dict:
-                feed.update(a.feed_dict)
+                _raise_if_intersects(hook_feeds, a.feed_dict, "Same tensor is fed by two hooks.")
+                hook_feeds.update(a.feed_dict)
+        _raise_if_intersects(hook_feeds, feed, "Same tensor is fed by a SessionRunHook and user.")
+        feed.update(hook_feeds)
         results = self._session.run_many(
             [fetches, *[a.fetches if a is not None else None for a in hook_args]], feed
         )
@@ -131,9 +134,16 @@ class MonitoredSession:
                 hook.end(self._session)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: Any, tb: Any) -> bool:
-        normal = exc_type is None or issubclass(exc_type, (OutOfRangeError, StopIteration))
+        # Exact types, as TensorFlow compares them (a subclass is "another error").
+        normal = exc_type in (None, OutOfRangeError, StopIteration)
         self._close(ended_normally=normal)
         return normal and exc_type is not None
+
+
+def _raise_if_intersects(feeds1: dict[Any, Any], feeds2: dict[Any, Any], message: str) -> None:
+    intersection = [k for k in feeds1 if k in feeds2]
+    if intersection:
+        raise RuntimeError(f"{message} Conflict(s): {intersection}")
 
 
 class CheckpointSaver:

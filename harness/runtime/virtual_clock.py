@@ -3,9 +3,11 @@
 Every thread that uses the clock (the driver that created it, and threads started with
 :meth:`VirtualClock.thread`) is a *participant*. Exactly one participant runs at a time;
 it gives up its turn only when it blocks on the clock (``sleep``, an event ``wait``, a
-contended lock, ``join``) or finishes. The next participant to run is the first, in the
-order they started waiting, whose wait is over at the current virtual time; when none is,
-virtual time jumps to the earliest deadline. So a 60 s poll or a 30 s barrier wait costs
+contended lock, ``join``) or finishes. The next participant to run is one whose wait is
+over at the current virtual time: threads before the driver, and among them the one that
+started waiting first; when none can go on, virtual time jumps to the earliest deadline.
+So when the driver advances time, everything due up to the end of that span has run
+before the driver's next step. So a 60 s poll or a 30 s barrier wait costs
 no real time, and every run of a scenario interleaves its threads identically.
 
 If every participant waits with no deadline, nothing can ever happen again: the clock
@@ -105,7 +107,7 @@ class VirtualClock:
 
     def _await_turn(self, me: int) -> None:
         """Wait (holding ``_cv``) until ``me`` is the runner; the driver bounds the wait."""
-        while self._runner != me:
+        while True:
             if self._shutdown and me != self._driver:
                 self._remove_waiter(me)
                 raise Shutdown()
@@ -114,38 +116,48 @@ class VirtualClock:
                 self._remove_waiter(me)
                 self._runner = me
                 raise failure
+            if self._runner == me:
+                return
             timed_out = not self._cv.wait(timeout=self._real_timeout)
             if timed_out and me == self._driver and self._runner != me:
                 self._failure = Hang(
                     f"a simulated thread held its turn for over {self._real_timeout}s of real time"
                 )
-        if self._shutdown and me != self._driver:
-            raise Shutdown()
 
     def _remove_waiter(self, ident: int) -> None:
         self._waiters = [w for w in self._waiters if w.ident != ident]
 
     def _schedule(self) -> None:
-        """Pick the next runner (holding ``_cv``) and wake everyone to check."""
+        """Pick the next runner (holding ``_cv``) and wake everyone to check.
+
+        Of the waiters that can go on now (condition met, or deadline reached), threads go
+        before the driver, then earlier waits first; so the driver's next step starts only
+        once everything due at this instant has run. With none, time jumps to the earliest
+        deadline and the same rule picks among the waiters due then.
+        """
         self._runner = None
-        for w in sorted(self._waiters, key=lambda w: w.seq):
-            if w.ready():
-                self._wake(w, by_deadline=False)
+        order = lambda w: (w.ident == self._driver, w.seq)  # noqa: E731
+        due = [w for w in self._waiters if w.ready() or self._expired(w)]
+        if not due:
+            timed = [w.deadline for w in self._waiters if w.deadline is not None]
+            if not timed:
+                self._failure = Deadlock(
+                    "every simulated thread is waiting and no deadline is pending"
+                )
+                self._runner = self._driver
+                self._cv.notify_all()
                 return
-        timed = [w for w in self._waiters if w.deadline is not None]
-        if timed:
-            first = min(timed, key=lambda w: (w.deadline, w.seq))
-            self._now = max(self._now, first.deadline)
-            self._wake(first, by_deadline=True)
-            return
-        if self._waiters or self._participants:
-            self._failure = Deadlock("every simulated thread is waiting and no deadline is pending")
-            self._runner = self._driver
-            self._cv.notify_all()
+            self._now = max(self._now, min(timed))
+            due = [w for w in self._waiters if self._expired(w)]
+        chosen = min(due, key=order)
+        self._wake(chosen, by_deadline=not chosen.ready())
+
+    def _expired(self, w: _Waiter) -> bool:
+        return w.deadline is not None and w.deadline <= self._now
 
     def _wake(self, w: _Waiter, by_deadline: bool) -> None:
         self._waiters.remove(w)
-        w.woke_by_deadline = by_deadline and not w.ready()
+        w.woke_by_deadline = by_deadline
         self._runner = w.ident
         self._cv.notify_all()
 
