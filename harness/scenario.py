@@ -102,6 +102,9 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
         raise ScenarioError(
             f"{where}: config.model_dir: {model_dir!r} does not stay inside files/ ('..')"
         )
+    if family == "feature_dump":
+        for i, element in enumerate(data.get("config", {}).get("batches", [])):
+            _check_element(element, f"{where}: config.batches[{i}]")
     steps = data["steps"]
     for i, step in enumerate(steps):
         _check_step(family, step, f"{where}: steps[{i}]")
@@ -114,6 +117,54 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
         pins=list(data.get("pins", [])),
         path=where,
     )
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.lstrip("-").isalpha() and "." not in value and "e" not in value.lower()
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _check_rectangular(value: list[Any], where: str) -> None:
+    kinds = {isinstance(v, list) for v in value}
+    if len(kinds) > 1:
+        raise ScenarioError(f"{where}: mixes rows and scalars")
+    if kinds == {True}:
+        if len({len(v) for v in value}) > 1:
+            raise ScenarioError(f"{where}: rows differ in length (not rectangular)")
+        for i, v in enumerate(value):
+            _check_rectangular(v, f"{where}[{i}]")
+
+
+def _check_element(element: list[dict[str, Any]], where: str) -> None:
+    """What the schema cannot say about one dataset element."""
+    seen: set[str] = set()
+    for j, feature in enumerate(element):
+        here = f"{where}[{j}]"
+        if feature["name"] in seen:
+            raise ScenarioError(f"{here}.name: {feature['name']!r} repeats a feature name")
+        seen.add(feature["name"])
+        dense = feature.get("dense")
+        if isinstance(dense, list):
+            _check_rectangular(dense, f"{here}.dense")
+            values = list(_leaves(dense, f"{here}.dense"))
+        elif isinstance(dense, dict):
+            values = []  # generated values always fit
+        else:
+            values = list(_leaves(feature.get("ragged", []), f"{here}.ragged"))
+        dtype = feature.get("dtype", "int64")
+        if not dtype.startswith("float"):
+            for path, value in values:
+                if not _is_integral(value):
+                    raise ScenarioError(f"{path}: {value!r} is not an integer (dtype {dtype})")
 
 
 def _check_step(family: str, step: dict[str, Any], where: str) -> None:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 from harness.runtime.virtual_clock import VirtualClock
 from reference.barrier_ops import BarrierAlreadyPlacedError
 
-# Errors raised by the hooks' own code carry a message that is part of the contract;
-# for any other error (interpreter wording, e.g. TypeError) only the type is compared.
-CONTRACT_MESSAGES: tuple[type[BaseException], ...] = (ValueError, BarrierAlreadyPlacedError)
+# The error texts the hooks themselves define are part of the contract; any other text
+# (the interpreter's or protobuf's wording) is not, and only the error's type is compared.
+CONTRACT_MESSAGES: tuple[tuple[type[BaseException], re.Pattern[str]], ...] = (
+    (ValueError, re.compile(r"Unable to find hash tables\. It may be caused by .*")),
+    (ValueError, re.compile(r"Index \[-?\d+\] must be non-negative and less than capacity .*")),
+    (BarrierAlreadyPlacedError, re.compile(r".*", re.DOTALL)),
+)
 
 
 def error_event(exc: BaseException) -> dict[str, Any]:
     event: dict[str, Any] = {"event": "error", "type": type(exc).__name__}
-    if type(exc) in CONTRACT_MESSAGES:
-        event["message"] = str(exc)
+    message = str(exc)
+    if any(type(exc) is t and p.fullmatch(message) for t, p in CONTRACT_MESSAGES):
+        event["message"] = message
     return event
 
 

@@ -120,3 +120,35 @@ def test_required_fields_per_op(family, step, message):
     data = {**BASE, "family": family, "config": config, "steps": [step]}
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse(data, f"{family}/x", "f.json")
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        (
+            [{"name": "a", "dense": [[1, 2.5]]}],
+            r"batches\[0\]\[0\]\.dense\[0\]\[1\]: 2\.5 is not an integer",
+        ),
+        (
+            [{"name": "a", "dense": [[1], [2, 3]]}],
+            r"batches\[0\]\[0\]\.dense: rows differ in length",
+        ),
+        ([{"name": "a", "dense": [[[1], [2, 3]]]}], r"\.dense\[0\]: rows differ in length"),
+        ([{"name": "a", "dense": [1, [2]]}], r"batches\[0\]\[0\]\.dense: mixes rows and scalars"),
+        ([{"name": "a", "ragged": [[1], ["nan"]]}], r"ragged\[1\]\[0\]: 'nan' is not an integer"),
+        (
+            [{"name": "a", "dense": [[1]]}, {"name": "a", "dense": [[2]]}],
+            r"batches\[0\]\[1\]\.name: 'a' repeats a feature name",
+        ),
+    ],
+)
+def test_feature_inputs_the_reference_cannot_hold_are_rejected(features, message):
+    data = {**BASE, "family": "feature_dump", "config": {"batches": [features]}, "steps": []}
+    with pytest.raises(ScenarioError, match=message):
+        parse(data, "feature_dump/x", "f.json")
+
+
+def test_float_features_accept_fractions_and_specials():
+    features = [{"name": "a", "dtype": "float32", "ragged": [[1.5, "nan", "-inf"], []]}]
+    data = {**BASE, "family": "feature_dump", "config": {"batches": [features]}, "steps": []}
+    assert parse(data, "feature_dump/x", "f.json").family == "feature_dump"
