@@ -66,6 +66,24 @@ def regen(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tf(session: nox.Session) -> None:
-    """The TensorFlow tier: ported original tests and the corpus under real TF sessions."""
+    """The TensorFlow tier: ported original tests, then the corpus under real TF sessions,
+    then the reference-and-TF parity matrix (out/parity-matrix.html)."""
     session.install("-e", ".[test,tf]")
     session.run("pytest", "-m", "tf", "tests", *session.posargs)
+    session.run(
+        "pytest",
+        "tests/test_parity.py",
+        "--impl=tf",
+        "--parity-html=out/parity-tf.html",
+        "--parity-junit=out/parity-tf-junit.xml",
+    )
+    session.run(
+        "python",
+        "-m",
+        "harness",
+        "run",
+        "--impl=reference",
+        "--impl=tf",
+        "--html=out/parity-matrix.html",
+        "--junit=out/parity-matrix-junit.xml",
+    )

@@ -47,21 +47,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("no scenario selected", file=sys.stderr)
         return 2
     deviations = load_deviations(args.deviations, load_all(args.fixtures))
-    impl = make_implementation(args.impl)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
-    try:
-        results = run_corpus(
-            scenarios,
-            impl,
-            work,
-            Path(args.golden),
-            deviations,
-            progress=(lambda r: print(f"{r.status:<18} {r.scenario}", flush=True))
-            if args.verbose
-            else (lambda r: None),
-        )
-    finally:
-        impl.close()
+    results = []
+    for spec in args.impl or ["reference"]:
+        impl = make_implementation(spec)
+        try:
+            results += run_corpus(
+                scenarios,
+                impl,
+                work / impl.name,
+                Path(args.golden),
+                deviations,
+                progress=(lambda r: print(f"{r.status:<18} {r.implementation}: {r.scenario}"))
+                if args.verbose
+                else (lambda r: None),
+            )
+        finally:
+            impl.close()
     report.write_reports(
         results,
         Path(args.junit) if args.junit else None,
@@ -135,7 +137,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios against an implementation")
-    run.add_argument("--impl", default="reference", help="'reference', 'tf', or a testee command")
+    run.add_argument(
+        "--impl",
+        action="append",
+        help="'reference' (default), 'tf', or a testee command; repeat for a matrix",
+    )
     run.add_argument("-k", action="append", help="only scenarios matching (glob or substring)")
     run.add_argument("--deviations", help="the implementation's declared deviations (JSON)")
     run.add_argument("--junit", help="write JUnit XML here")

@@ -3,7 +3,9 @@
 :class:`MonitoredSession` drives hooks through the lifecycle written down in
 :mod:`reference.session_run_hook`, and mirrors TensorFlow's rules for ``end``: it is
 called on a normal close and when the ``with`` block ends with ``OutOfRangeError`` or
-``StopIteration`` (which are then swallowed), never when it ends with another error.
+``StopIteration`` (which are then swallowed), never when it ends with another error. Either
+way the underlying session is then closed: a hook thread still running (the query
+poller after an error) gets ``RuntimeError("Attempted to use a closed Session.")``.
 
 Harness convention (TensorFlow leaves it unordered): within one run, the caller's own
 fetches are evaluated first, then each hook's requested fetches in hook order.
@@ -57,6 +59,10 @@ class Session:
     def __init__(self, store: VariableStore | None = None, worker: int = 0) -> None:
         self.store = store if store is not None else VariableStore()
         self.worker = worker
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     # graph.Store
     def read(self, var: graph.Variable) -> Any:
@@ -65,11 +71,17 @@ class Session:
     def write(self, var: graph.Variable, value: Any) -> None:
         self.store.write(var, self.worker, value)
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+
     def run(self, fetches: Any, feed_dict: dict[Any, Any] | None = None) -> Any:
+        self._check_open()
         return graph.evaluate(fetches, self, feed_dict or {})
 
     def run_many(self, fetch_list: Sequence[Any], feed_dict: dict[Any, Any]) -> list[Any]:
         """Evaluate several fetch structures as one run (shared dataset elements)."""
+        self._check_open()
         memo: dict[int, Any] = {}
         return [graph.evaluate(f, self, feed_dict, memo) for f in fetch_list]
 
@@ -96,11 +108,12 @@ class MonitoredSession:
         return self
 
     def should_stop(self) -> bool:
-        return self._should_stop
+        return self._closed or self._should_stop
 
     def run(self, fetches: Any, feed_dict: dict[Any, Any] | None = None) -> Any:
         if self._closed:
-            raise RuntimeError("Session is already closed.")
+            # TensorFlow drops its session object on close; a later run fails on it.
+            raise AttributeError("'NoneType' object has no attribute 'run'")
         if self._should_stop:
             raise RuntimeError("Run called even after should_stop requested.")
         args = SessionRunArgs(fetches, feed_dict)
@@ -126,12 +139,17 @@ class MonitoredSession:
         self._close(ended_normally=True)
 
     def _close(self, ended_normally: bool) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if ended_normally:
-            for hook in self._hooks:
-                hook.end(self._session)
+        """TensorFlow's ``_close_internal``: ``end`` on a normal close (again, if closed
+        twice), then the session is closed; closing it a second time is an error."""
+        try:
+            if ended_normally:
+                for hook in self._hooks:
+                    hook.end(self._session)
+        finally:
+            if self._closed:
+                raise RuntimeError("Session is already closed.")
+            self._closed = True
+            self._session.close()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: Any, tb: Any) -> bool:
         # Exact types, as TensorFlow compares them (a subclass is "another error").

@@ -37,9 +37,10 @@ DECODE_ERROR_LINE = (
 
 
 def _control_flags(hook: ControllerHook, session: Any) -> list[bool]:
-    """The hook's ``[stop, trigger_save]`` flags, read through what it fetches."""
+    """The hook's ``[stop, trigger_save]`` flags, read through what it fetches (on a fresh
+    session of the same worker and store: the monitored one is closed by then)."""
     args = hook.before_run(None)  # type: ignore[arg-type]
-    return session.run(args.fetches)
+    return Session(session.store, session.worker).run(args.fetches)
 
 
 class Recorder:
@@ -141,7 +142,7 @@ def test_stop_places_the_barrier_runs_callbacks_logs_and_removes_it(
     assert logs.messages(CONTROLLER_LOGGER) == [RECEIVE, TRYING]
     assert op.polls == [0.0]  # capacity 1: the chief's own flag makes it all blocked
     assert op.removed_at == [0.0]
-    assert op.is_barrier_removed(session)
+    assert op.is_barrier_removed(Session(session.store))
     assert clock.time() == 0
 
 
@@ -159,7 +160,7 @@ def test_stop_waits_30s_polling_every_2s_when_workers_never_block(
         assert clock.time() - 1000 == 30
         assert op.polls == [1000.0 + 2 * i for i in range(15)]
         assert op.removed_at == [1030.0]
-        assert op.is_barrier_removed(session)
+        assert op.is_barrier_removed(Session(session.store))
         assert not sess.should_stop()
     assert recorder.calls == [("Stop", 1000.0)]
     assert logs.messages(CONTROLLER_LOGGER) == [TRYING]

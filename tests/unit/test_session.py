@@ -268,19 +268,22 @@ def test_request_stop_sets_should_stop_after_the_run_and_further_runs_raise() ->
     assert trace[-2:] == [("stopper", "end"), ("after", "end")]
 
 
-def test_close_calls_end_once_and_a_closed_session_refuses_runs() -> None:
+def test_close_closes_the_session_and_a_second_close_is_an_error_as_in_tensorflow() -> None:
     trace: list[Any] = []
     hook = RecordingHook("h", trace)
-    sess = MonitoredSession([hook])
-    sess.__enter__()
-    sess.close()
+    raw = Session()
+    sess = MonitoredSession([hook], raw)
     sess.close()
     assert trace.count(("h", "end")) == 1
-    with pytest.raises(RuntimeError) as exc:
+    assert sess.should_stop() is True
+    with pytest.raises(RuntimeError, match=r"^Attempted to use a closed Session\.$"):
+        raw.run(Variable("dummy", 1))
+    with pytest.raises(AttributeError, match=r"^'NoneType' object has no attribute 'run'$"):
         sess.run(Variable("dummy", 1))
-    assert str(exc.value) == "Session is already closed."
-    assert sess.__exit__(None, None, None) is False
-    assert trace.count(("h", "end")) == 1
+    # TensorFlow's _close_internal calls end again, then finds the session gone.
+    with pytest.raises(RuntimeError, match=r"^Session is already closed\.$"):
+        sess.close()
+    assert trace.count(("h", "end")) == 2
 
 
 @pytest.mark.parametrize("error", [OutOfRangeError("End of sequence"), StopIteration()])
