@@ -85,7 +85,7 @@ class ArtifactKind:
 
 class TraceKind(ArtifactKind):
     def matches(self, rel: str) -> bool:
-        return rel == "trace.jsonl"
+        return PurePosixPath(rel).name == "trace.jsonl"
 
     def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
         try:
@@ -116,7 +116,7 @@ class TraceKind(ArtifactKind):
 
 class ListingKind(ArtifactKind):
     def matches(self, rel: str) -> bool:
-        return rel == "listing.txt"
+        return PurePosixPath(rel).name == "listing.txt"
 
     def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
         exp = set(expected.decode("utf-8", "replace").splitlines())
@@ -138,16 +138,22 @@ class CkptInfoKind(ArtifactKind):
 
     @staticmethod
     def parse(data: bytes) -> CkptInfo:
+        """Raises ValueError (with protobuf's line:column) when it is not CkptInfo text."""
         info = CkptInfo()
-        text_format.Parse(data.decode("utf-8"), info)
+        try:
+            text_format.Parse(data.decode("utf-8"), info)
+        except UnicodeDecodeError as e:
+            raise ValueError(f"not UTF-8 at byte offset {e.start}") from e
+        except text_format.ParseError as e:
+            raise ValueError(f"not CkptInfo text: {e}") from e
         return info
 
     def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
         text = unified(expected, actual, rel)
         try:
             found = first_difference(self.parse(expected), self.parse(actual))
-        except (text_format.ParseError, UnicodeDecodeError) as e:
-            return f"{text}\n(actual does not parse as CkptInfo: {e})"
+        except ValueError as e:
+            return f"{text}\n(does not parse as CkptInfo: {e})"
         if found:
             return f"{found}\n{text}"
         return f"same counts, different text:\n{text}"
@@ -172,7 +178,10 @@ class ExampleBatchStreamKind(ArtifactKind):
         try:
             act = read_records(actual)
         except StreamError as e:
-            return f"actual stream is malformed: {e}"
+            hint = ""
+            if exp and exp[0].payload and actual.startswith(exp[0].payload):
+                hint = " (record 0's payload starts at offset 0: the 16-byte header is missing)"
+            return f"actual stream is malformed: {e}{hint}"
         for e, a in zip(exp, act, strict=False):
             where = f"record {e.index} (at byte offset {a.offset})"
             if e.header != a.header:
@@ -190,7 +199,13 @@ class ExampleBatchStreamKind(ArtifactKind):
                 e.payload, a.payload
             )
         if len(exp) != len(act):
-            return f"record count: expected {len(exp)}, got {len(act)}"
+            n = min(len(exp), len(act))
+            longer = exp if len(exp) > len(act) else act
+            return (
+                f"record count: expected {len(exp)}, got {len(act)}; record {n} starts at "
+                f"byte offset {longer[n].offset} of the "
+                f"{'golden' if longer is exp else 'actual'} stream"
+            )
         return explain_bytes(expected, actual)
 
     def render(self, data: bytes) -> str:

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import report
+from harness import checklist, report
 from harness.adapters.base import Implementation
 from harness.artifacts import kind_of
 from harness.compare import compare_output
@@ -20,8 +20,9 @@ from harness.runner import run_corpus
 from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 
 
-def make_implementation(spec: str) -> Implementation:
-    """``reference`` (in process), ``tf`` (the TensorFlow tier), or a testee command line."""
+def make_implementation(spec: str, timeout: float = 30.0) -> Implementation:
+    """``reference`` (in process), ``tf`` (the TensorFlow tier), or a testee command line
+    (``timeout``: seconds the testee has for each reply)."""
     if spec == "reference":
         from harness.adapters.inprocess import InProcessReference
 
@@ -32,7 +33,7 @@ def make_implementation(spec: str) -> Implementation:
         return TensorFlowTier()
     from harness.adapters.subprocess_testee import SubprocessTestee
 
-    return SubprocessTestee(shlex.split(spec))
+    return SubprocessTestee(shlex.split(spec), timeout=timeout)
 
 
 def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> list[Scenario]:
@@ -49,8 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     deviations = load_deviations(args.deviations, load_all(args.fixtures))
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
     results = []
+    all_scenarios = load_all(args.fixtures)
+    checklists = []
     for spec in args.impl or ["reference"]:
-        impl = make_implementation(spec)
+        impl = make_implementation(spec, args.timeout)
         try:
             results += run_corpus(
                 scenarios,
@@ -64,11 +67,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         finally:
             impl.close()
+        mine = [r for r in results if r.implementation == impl.name]
+        checklists.append((impl.name, checklist.evaluate(mine, all_scenarios, Path(args.golden))))
     report.write_reports(
         results,
         Path(args.junit) if args.junit else None,
         Path(args.html) if args.html else None,
+        extra_html="".join(checklist.render_html(c, name) for name, c in checklists),
     )
+    if args.checklist:
+        Path(args.checklist).write_text(
+            "\n".join(checklist.render_markdown(c, name) for name, c in checklists),
+            encoding="utf-8",
+        )
     print(report.terminal(results))
     print(f"outputs in {work}", file=sys.stderr)
     return 0 if all(r.ok for r in results if r.counted) else 1
@@ -144,6 +155,10 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-k", action="append", help="only scenarios matching (glob or substring)")
     run.add_argument("--deviations", help="the implementation's declared deviations (JSON)")
+    run.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds a testee has for each reply"
+    )
+    run.add_argument("--checklist", help="write the seed's verification checklists here (md)")
     run.add_argument("--junit", help="write JUnit XML here")
     run.add_argument("--html", help="write the HTML parity page here")
     run.add_argument("--work", help="where outputs go (default: a new temp dir)")

@@ -41,6 +41,8 @@ def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> D
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise DeviationError(f"{path}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise DeviationError(f"{path}: not UTF-8 at byte offset {e.start}") from e
     except json.JSONDecodeError as e:
         raise DeviationError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
     if not isinstance(data, dict) or not isinstance(data.get("deviations"), list):
@@ -51,6 +53,9 @@ def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> D
         where = f"{path}: deviations[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("reason"), str):
             raise DeviationError(f"{where}: needs a 'reason' string")
+        for key in ("scenario", "quirk"):
+            if key in entry and not isinstance(entry[key], str):
+                raise DeviationError(f"{where}.{key}: must be a string, got {entry[key]!r}")
         if "scenario" in entry:
             if entry["scenario"] not in by_id:
                 raise DeviationError(f"{where}.scenario: no scenario {entry['scenario']!r}")

@@ -60,10 +60,13 @@ def harness_step(scenario: Scenario, step: dict, files_dir: Path) -> None:
         os.replace(tmp, model_dir / ACTION_FILE)
     elif step["op"] == "remove_file":
         target = files_dir / step["path"]
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
+        # Never act outside files/, whatever links the implementation left there.
+        if not target.parent.resolve().is_relative_to(files_dir.resolve()):
+            raise ValueError(f"remove_file {step['path']!r} leads outside files/")
+        if target.is_symlink() or target.is_file():
             target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
     else:  # pragma: no cover - HARNESS_OPS and this function change together
         raise AssertionError(step["op"])
 
@@ -85,7 +88,8 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
         for index, step in enumerate(scenario.steps):
             trace.add({"event": "step", "index": index, "op": step["op"]})
             if step["op"] in HARNESS_OPS:
-                harness_step(scenario, step, files_dir)
+                for _ in range(int(step.get("count", 1))):
+                    harness_step(scenario, step, files_dir)
             else:
                 trace.extend(impl.step(index, step))
         trace.add({"event": "teardown"})

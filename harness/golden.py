@@ -57,7 +57,7 @@ def read_manifest(root: Path) -> dict[str, str]:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GoldenError(f"{path}: not valid JSON: {e}") from e
     files = data.get("files") if isinstance(data, dict) else None
-    if data.get("format") != 1 or not isinstance(files, dict):
+    if not isinstance(files, dict) or data.get("format") != 1:
         raise GoldenError(f"{path}: expected {{'format': 1, 'files': {{path: sha256}}}}")
     for rel, digest in files.items():
         if not isinstance(digest, str) or len(digest) != 64:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness import report
+from harness import checklist, report
 from harness.deviations import Deviations, load_deviations
 from harness.golden import GOLDEN_DIR
 from harness.runner import ScenarioResult, judge
@@ -29,6 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--deviations", default=None, help="declared deviations (JSON)")
     group.addoption("--parity-fixtures", default=str(FIXTURES_DIR), help="scenario directory")
     group.addoption("--parity-golden", default=str(GOLDEN_DIR), help="golden directory")
+    group.addoption(
+        "--parity-timeout", type=float, default=30.0, help="seconds a testee has for each reply"
+    )
     group.addoption("--parity-html", default=None, help="write the HTML parity page here")
     group.addoption("--parity-junit", default=None, help="write the parity JUnit XML here")
 
@@ -51,7 +54,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def parity_impl(request: pytest.FixtureRequest) -> Any:
     from harness.cli import make_implementation
 
-    impl = make_implementation(request.config.getoption("--impl"))
+    impl = make_implementation(
+        request.config.getoption("--impl"), request.config.getoption("--parity-timeout")
+    )
     yield impl
     impl.close()
 
@@ -91,8 +96,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in report.terminal(_RESULTS).splitlines():
         terminalreporter.write_line(line)
     html_path, junit = config.getoption("--parity-html"), config.getoption("--parity-junit")
+    extra = ""
+    if html_path:
+        states = checklist.evaluate(
+            _RESULTS, _scenarios(config), Path(config.getoption("--parity-golden"))
+        )
+        extra = checklist.render_html(states, _RESULTS[0].implementation)
     report.write_reports(
-        _RESULTS, Path(junit) if junit else None, Path(html_path) if html_path else None
+        _RESULTS,
+        Path(junit) if junit else None,
+        Path(html_path) if html_path else None,
+        extra_html=extra,
     )
     for path in (html_path, junit):
         if path:

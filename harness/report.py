@@ -101,7 +101,9 @@ _CLASS = {
 }
 
 
-def html_page(results: Sequence[ScenarioResult], title: str = "Monolith hook parity") -> str:
+def html_page(
+    results: Sequence[ScenarioResult], title: str = "Monolith hook parity", extra_html: str = ""
+) -> str:
     impls = sorted({r.implementation for r in results})
     scenarios = sorted({r.scenario for r in results})
     cell = {(r.scenario, r.implementation): r for r in results}
@@ -130,16 +132,20 @@ def html_page(results: Sequence[ScenarioResult], title: str = "Monolith hook par
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>{summaries}</ul>"
-        f"<table><tr><th>scenario</th><th>pins</th>{head}</tr>{''.join(rows)}</table></body></html>\n"
+        f"<table><tr><th>scenario</th><th>pins</th>{head}</tr>{''.join(rows)}</table>"
+        f"{extra_html}</body></html>\n"
     )
 
 
 def write_reports(
-    results: Sequence[ScenarioResult], junit: Path | None = None, html_path: Path | None = None
+    results: Sequence[ScenarioResult],
+    junit: Path | None = None,
+    html_path: Path | None = None,
+    extra_html: str = "",
 ) -> None:
     if junit:
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.write_bytes(junit_xml(results))
     if html_path:
         html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(html_page(results), encoding="utf-8")
+        html_path.write_text(html_page(results, extra_html=extra_html), encoding="utf-8")

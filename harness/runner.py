@@ -30,6 +30,7 @@ class ScenarioResult:
     failure: str | None = None
     reason: str | None = None  # the declared deviation's reason
     seconds: float = 0.0
+    log: str = ""  # what the testee wrote to stderr during a scenario that did not pass
     pins: list[str] = field(default_factory=list)
 
     @property
@@ -48,6 +49,8 @@ class ScenarioResult:
         parts += [str(d) for d in self.differences]
         if self.status == UNEXPECTED_PASS:
             parts.append(f"declared as a deviation ({self.reason}) but it matched the golden")
+        if self.log:
+            parts.append("testee stderr:\n" + self.log)
         return "\n".join(parts)
 
 
@@ -76,6 +79,7 @@ def judge(
         status = PASSED if matched else FAILED
     else:
         status = UNEXPECTED_PASS if matched else EXPECTED_DEVIATION
+    stderr = getattr(impl, "scenario_stderr", None)
     return ScenarioResult(
         scenario=scenario.id,
         implementation=impl.name,
@@ -85,6 +89,7 @@ def judge(
         reason=reason,
         seconds=time.perf_counter() - start,
         pins=list(scenario.pins),
+        log=stderr() if stderr is not None and status != PASSED else "",
     )
 
 

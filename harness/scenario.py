@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -119,9 +120,12 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     )
 
 
+_INT_STRING = re.compile(r"-?(0[xX][0-9a-fA-F]+|[0-9]+)")
+
+
 def _is_integral(value: Any) -> bool:
     if isinstance(value, str):
-        return not value.lstrip("-").isalpha() and "." not in value and "e" not in value.lower()
+        return _INT_STRING.fullmatch(value) is not None
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
@@ -180,11 +184,18 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
         if "base64" in step:
             try:
                 base64.b64decode(step["base64"], validate=True)
-            except binascii.Error as e:
+            except (binascii.Error, ValueError) as e:
                 raise ScenarioError(f"{where}.base64: not valid base64: {e}") from e
+        else:
+            try:
+                step["text"].encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ScenarioError(
+                    f"{where}.text: not encodable as UTF-8 (character {e.start}): use base64"
+                ) from e
     if op == "remove_file":
         path = step.get("path")
-        if not path or os.path.isabs(path) or ".." in Path(path).parts:
+        if not path or os.path.isabs(path) or ".." in Path(path).parts or not Path(path).parts:
             raise ScenarioError(f"{where}.path: must be a relative path inside files/: {path!r}")
 
 
@@ -202,10 +213,16 @@ def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_D
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{path}: not UTF-8 at byte offset {e.start}") from e
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise ScenarioError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
+    except ValueError as e:
+        raise ScenarioError(f"{path}: {e}") from e
     return parse(data, scenario_id, str(path))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f'{name} is not valid JSON (use the strings "nan"/"inf" for floats)')
 
 
 def discover(root: str | os.PathLike[str] = FIXTURES_DIR) -> Iterator[Path]:

@@ -51,6 +51,8 @@ def parse_trace(data: bytes) -> list[dict[str, Any]]:
             event = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"line {number}: not JSON: {e.msg} at column {e.colno}") from e
+        except (ValueError, RecursionError) as e:  # e.g. huge integers, deep nesting
+            raise ValueError(f"line {number}: not a readable JSON value: {e}") from e
         if not isinstance(event, dict):
             raise ValueError(f"line {number}: not a JSON object")
         events.append(event)

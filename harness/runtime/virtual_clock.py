@@ -53,8 +53,12 @@ class _Waiter:
 class VirtualClock:
     """Deterministic time and threads for the simulated runtime (see module docstring)."""
 
-    def __init__(self, start: float = 0.0, real_timeout: float = 30.0) -> None:
+    def __init__(
+        self, start: float = 0.0, real_timeout: float = 30.0, max_turns_per_instant: int = 100_000
+    ) -> None:
         self._now = start
+        self._max_turns = max_turns_per_instant
+        self._turns_at_now = 0
         self._real_timeout = real_timeout
         self._cv = threading.Condition()
         self._seq = itertools.count()
@@ -136,6 +140,17 @@ class VirtualClock:
         deadline and the same rule picks among the waiters due then.
         """
         self._runner = None
+        self._turns_at_now += 1
+        if self._turns_at_now > self._max_turns:
+            # A poller due "now" forever (a zero period) would keep time from moving.
+            self._failure = Hang(
+                f"livelock: over {self._max_turns} turns at virtual time {self._now} "
+                "without time moving on"
+            )
+            self._turns_at_now = 0
+            self._runner = self._driver
+            self._cv.notify_all()
+            return
         order = lambda w: (w.ident == self._driver, w.seq)  # noqa: E731
         due = [w for w in self._waiters if w.ready() or self._expired(w)]
         if not due:
@@ -147,7 +162,9 @@ class VirtualClock:
                 self._runner = self._driver
                 self._cv.notify_all()
                 return
-            self._now = max(self._now, min(timed))
+            if min(timed) > self._now:
+                self._now = min(timed)
+                self._turns_at_now = 0
             due = [w for w in self._waiters if self._expired(w)]
         chosen = min(due, key=order)
         self._wake(chosen, by_deadline=not chosen.ready())

@@ -21,7 +21,9 @@ from reference.testee.worlds import WORLDS
 Emit = Callable[[dict[str, Any]], None]
 
 
-class _LogToEvents(logging.Handler):
+class LogToEvents(logging.Handler):
+    """Turns the hooks' log records into ``log`` / ``logged_error`` events."""
+
     def __init__(self, emit: Emit) -> None:
         super().__init__(level=logging.INFO)
         self._emit = emit
@@ -45,11 +47,11 @@ class Executor:
         self._emit = emit
         self._world: World | None = None
         self._clock: VirtualClock | None = None
-        self._handler: _LogToEvents | None = None
+        self._handler: LogToEvents | None = None
 
     def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
         self._clock = VirtualClock()
-        self._handler = _LogToEvents(self._emit)
+        self._handler = LogToEvents(self._emit)
         logger = logging.getLogger("reference")
         logger.addHandler(self._handler)
         logger.setLevel(logging.INFO)
@@ -61,7 +63,8 @@ class Executor:
         assert self._world is not None and self._clock is not None, "setup() first"
         try:
             if step["op"] == "advance":
-                self._clock.sleep(float(step["seconds"]))
+                for _ in range(int(step.get("count", 1))):
+                    self._clock.sleep(float(step["seconds"]))
             else:
                 self._world.step(step)
         except Exception as e:  # a step's error is an observation, not a crash

@@ -60,7 +60,7 @@ from harness.adapters.base import NotApplicable
 from harness.runtime.session import CheckpointSaver
 from harness.runtime.virtual_clock import VirtualClock
 from reference.testee import inputs
-from reference.testee.executor import _LogToEvents
+from reference.testee.executor import LogToEvents
 from reference.testee.world import BarrierRecorder, World, error_event
 from reference.tf import barrier_ops, ckpt_info, controller_hooks, hash_table, hook_utils
 from reference.tf.feature_engineering_hooks import FeatureEngineeringSaveHook
@@ -600,7 +600,7 @@ class SlotCountWorld(_TFWorld):
         if self.saver is None:
             self.op_create_listener(step)
         assert self.saver is not None
-        self.saver.save(int(step["global_step"]))
+        self.saver.save(inputs.parse_int(step["global_step"]))
 
 
 class _RecordingListener(tf.compat.v1.train.CheckpointSaverListener):
@@ -643,10 +643,10 @@ class HookUtilsWorld(_TFWorld):
         self.saver.begin()
 
     def op_save(self, step: dict[str, Any]) -> None:
-        self.saver.save(int(step["global_step"]))
+        self.saver.save(inputs.parse_int(step["global_step"]))
 
     def op_end(self, step: dict[str, Any]) -> None:
-        self.saver.end(int(step["global_step"]))
+        self.saver.end(inputs.parse_int(step["global_step"]))
 
     def op_call(self, step: dict[str, Any]) -> None:
         listener = self.listeners[int(step["listener"])]
@@ -654,7 +654,7 @@ class HookUtilsWorld(_TFWorld):
         if method == "begin":
             listener.begin()
         else:
-            getattr(listener, method)(self.session, int(step["global_step"]))
+            getattr(listener, method)(self.session, inputs.parse_int(step["global_step"]))
 
 
 WORLDS: dict[str, type[_TFWorld]] = {
@@ -683,7 +683,7 @@ class Executor:
     def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
         """Builds the family's world; :class:`NotApplicable` if this tier cannot run it."""
         self._clock = VirtualClock()
-        self._handler = _LogToEvents(self._emit)
+        self._handler = LogToEvents(self._emit)
         logger = logging.getLogger("reference")
         logger.addHandler(self._handler)
         logger.setLevel(logging.INFO)
@@ -702,7 +702,8 @@ class Executor:
         try:
             with self._world.graph.as_default():
                 if step["op"] == "advance":
-                    self._clock.sleep(float(step["seconds"]))
+                    for _ in range(int(step.get("count", 1))):
+                        self._clock.sleep(float(step["seconds"]))
                 else:
                     self._world.step(step)
         except Exception as e:  # a step's error is an observation, not a crash

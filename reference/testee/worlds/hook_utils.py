@@ -8,6 +8,7 @@ from typing import Any
 from harness.runtime.session import CheckpointSaver, Session
 from reference import hook_utils
 from reference.session_run_hook import CheckpointSaverListener
+from reference.testee import inputs
 from reference.testee.world import World
 
 WRAPPERS: dict[str, Callable[[CheckpointSaverListener], CheckpointSaverListener]] = {
@@ -56,10 +57,10 @@ class HookUtilsWorld(World):
         self.saver.begin()
 
     def op_save(self, step: dict[str, Any]) -> None:
-        self.saver.save(int(step["global_step"]))
+        self.saver.save(inputs.parse_int(step["global_step"]))
 
     def op_end(self, step: dict[str, Any]) -> None:
-        self.saver.end(int(step["global_step"]))
+        self.saver.end(inputs.parse_int(step["global_step"]))
 
     def op_call(self, step: dict[str, Any]) -> None:
         """One listener method called directly on one wrapper."""
@@ -68,4 +69,4 @@ class HookUtilsWorld(World):
         if method == "begin":
             listener.begin()
         else:
-            getattr(listener, method)(self.session, int(step["global_step"]))
+            getattr(listener, method)(self.session, inputs.parse_int(step["global_step"]))

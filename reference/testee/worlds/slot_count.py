@@ -51,4 +51,4 @@ class SlotCountWorld(World):
         if self.saver is None:
             self.op_create_listener(step)
         assert self.saver is not None
-        self.saver.save(int(step["global_step"]))
+        self.saver.save(inputs.parse_int(step["global_step"]))

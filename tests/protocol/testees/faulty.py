@@ -1,0 +1,138 @@
+"""A deliberately broken testee: the reference, with one fault injected on purpose.
+
+``python faulty.py FAULT [--on SCENARIO_ID] [--once STATE_FILE]``
+
+The fault strikes in the scenario ``--on`` (at its first step, or at its teardown for
+``escape``); ``bad_hello`` and ``refuse_hello`` strike at the hello instead. With
+``--once``, only the first process to create ``STATE_FILE`` misbehaves, so the fresh
+process the harness starts afterwards is healthy.
+
+Faults: ``crash`` (exits with status 3), ``hang`` (never answers), ``garbage`` (answers a
+line that is not JSON), ``out_of_order`` (answers with the wrong seq), ``escape`` (writes
+next to ``files/`` and into its working directory), ``error`` (answers ``error``),
+``bad_events`` (an event without ``event``), ``bad_hello`` (claims protocol 2),
+``refuse_hello`` (answers hello with ``error``), ``stdout_noise`` (prints a stray line
+before its reply), ``exit_silently`` (exits with status 0 without answering);
+``ignore_bye`` (stays alive after ``bye`` and end of input), ``orphan`` (starts a child
+process that holds stdout open, then exits with status 4); ``not_applicable`` is no fault:
+it answers the scenario's ``setup`` with ``not_applicable``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from reference.testee.server import Server
+
+FAULTS = (
+    "crash",
+    "hang",
+    "garbage",
+    "out_of_order",
+    "escape",
+    "error",
+    "bad_events",
+    "bad_hello",
+    "refuse_hello",
+    "stdout_noise",
+    "exit_silently",
+    "not_applicable",
+    "ignore_bye",
+    "orphan",
+)
+
+
+def claim(state_file: str | None) -> bool:
+    """True for the first process that creates ``state_file`` (always true without one)."""
+    if state_file is None:
+        return True
+    try:
+        os.close(os.open(state_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def send(message: Any) -> None:
+    text = message if isinstance(message, str) else json.dumps(message)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("fault", choices=FAULTS)
+    parser.add_argument("--on", help="the scenario id the fault strikes in")
+    parser.add_argument("--once", help="only the first process creating this file misbehaves")
+    args = parser.parse_args()
+    armed = claim(args.once)
+    server = Server()
+    scenario = None
+    files_dir = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        kind, seq = request["type"], request["seq"]
+        if kind == "setup":
+            scenario, files_dir = request["id"], request["files_dir"]
+        strike = armed and scenario is not None and scenario == args.on
+        if kind == "hello" and armed and args.fault in ("bad_hello", "refuse_hello"):
+            if args.fault == "refuse_hello":
+                send({"type": "error", "seq": seq, "message": "I only speak protocol 2"})
+            else:
+                reply = server.handle(request)
+                assert reply is not None
+                send({**reply, "protocol": 2})
+            continue
+        if kind == "setup" and strike and args.fault == "not_applicable":
+            send({"type": "not_applicable", "seq": seq, "reason": "cannot express this here"})
+            scenario = None
+            continue
+        if kind == "step" and strike:
+            print(f"faulty testee: injecting {args.fault} in {scenario}", file=sys.stderr)
+            sys.stderr.flush()
+            if args.fault == "crash":
+                os._exit(3)
+            if args.fault == "exit_silently":
+                os._exit(0)
+            if args.fault == "orphan":
+                child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+                print(f"faulty testee: orphan pid {child.pid}", file=sys.stderr, flush=True)
+                os._exit(4)
+            if args.fault == "hang":
+                threading.Event().wait()
+            if args.fault == "garbage":
+                send("this is not json")
+                continue
+            if args.fault == "error":
+                send({"type": "error", "seq": seq, "message": "injected internal error"})
+                continue
+            if args.fault == "stdout_noise":
+                send("progress: 50%")
+        reply = server.handle(request)
+        if reply is None:
+            if armed and args.fault == "ignore_bye":
+                threading.Event().wait()
+            return 0
+        if kind == "step" and strike and args.fault == "out_of_order":
+            reply["seq"] = seq + 1
+        if kind == "step" and strike and args.fault == "bad_events":
+            reply["events"] = [*reply["events"], {"what": "no event key"}]
+        if kind == "teardown" and strike and args.fault == "escape":
+            assert files_dir is not None
+            Path(files_dir).parent.joinpath("escaped.txt").write_text("outside files/\n")
+            Path("stray.log").write_text("written in the working directory\n")
+        if kind == "teardown":
+            scenario = None
+        send(reply)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
