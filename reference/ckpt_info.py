@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 
+from reference.fast_slots import MAX_SLOT, count_slots_from_ids, ids_from_entry_dumps
 from reference.graph import Graph
-from reference.hash_table import HASH_TABLE_COLLECTION, MULTI_HASH_TABLE_COLLECTION, HashTable
-from reference.protos.embedding_hash_table_pb2 import EntryDump
+from reference.hash_table import (
+    HASH_TABLE_COLLECTION,
+    MULTI_HASH_TABLE_COLLECTION,
+    HashTable,
+    TableDump,
+)
 from reference.session_run_hook import CheckpointSaverListener, Session
 
-MAX_SLOT = 102400
+__all__ = [
+    "MAX_SLOT",
+    "FidSlotCountSaverListener",
+    "count_slots",
+    "render_ckpt_info",
+    "slot_of_v1",
+    "slot_of_v2",
+]
 
 
 def slot_of_v2(fid: int) -> int:
@@ -30,14 +43,18 @@ def slot_of_v1(fid: int) -> int:
     return (fid & ((1 << 64) - 1)) >> 54
 
 
-def count_slots(serialized_entries: list[bytes]) -> np.ndarray:
-    """A ``MAX_SLOT``-long int64 vector: entries per v2 slot, clamped to ``MAX_SLOT - 1``."""
-    counts = np.zeros(MAX_SLOT, dtype=np.int64)
-    entry = EntryDump()
-    for data in serialized_entries:
-        entry.ParseFromString(data)
-        counts[min(slot_of_v2(entry.id), MAX_SLOT - 1)] += 1
-    return counts
+def count_slots(entries: TableDump | np.ndarray | Iterable[bytes]) -> np.ndarray:
+    """A ``MAX_SLOT``-long int64 vector: entries per v2 slot, clamped to ``MAX_SLOT - 1``.
+
+    ``entries`` is what a table dump yields (a :class:`TableDump`, counted from its id array),
+    an array of ids, or serialized ``EntryDump`` messages (ids decoded in bulk). The counts
+    are those of parsing every entry and bumping ``min(slot_of_v2(id), MAX_SLOT - 1)``.
+    """
+    if isinstance(entries, TableDump):
+        return count_slots_from_ids(entries.ids)
+    if isinstance(entries, np.ndarray):
+        return count_slots_from_ids(entries)
+    return count_slots_from_ids(ids_from_entry_dumps(list(entries)))
 
 
 def render_ckpt_info(counts: np.ndarray) -> str:

@@ -9,6 +9,7 @@ uint64 0 (the lagrange header), a little-endian uint64 length, then the serializ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -16,6 +17,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from reference.protos.example_pb2 import ExampleBatch, FeatureListType
 from reference.session_run_hook import (
@@ -41,12 +44,42 @@ class RunConfig:
 
 
 class RaggedValue:
-    """A fetched ragged tensor (like ``RaggedTensorValue``): rows of varying length."""
+    """A fetched ragged tensor (like ``RaggedTensorValue``): rows of varying length.
+
+    Either rows given as Python sequences, or (:meth:`from_row_splits`) one flat value array
+    and its row boundaries, the way TensorFlow hands a ragged tensor back; ``to_list`` then
+    works like ``RaggedTensorValue.to_list``: ``values.tolist()`` cut at the splits.
+    """
 
     def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
-        self._rows = [list(r) for r in rows]
+        self._rows: list[list[Any]] | None = [list(r) for r in rows]
+        self._values: np.ndarray | None = None
+        self._row_splits: np.ndarray | None = None
+
+    @classmethod
+    def from_row_splits(cls, values: Any, row_splits: Any) -> RaggedValue:
+        """Rows ``values[row_splits[i]:row_splits[i + 1]]``; the splits must start at 0, never
+        decrease and end at ``len(values)`` (``ValueError`` otherwise)."""
+        flat = np.asarray(values)
+        splits = np.asarray(row_splits)
+        if flat.ndim < 1:
+            raise ValueError("values must have at least one dimension")
+        if splits.ndim != 1 or splits.dtype.kind not in "iu" or len(splits) < 1:
+            raise ValueError("row_splits must be a non-empty 1-D integer array")
+        if splits[0] != 0 or splits[-1] != len(flat) or (np.diff(splits) < 0).any():
+            raise ValueError("row_splits must start at 0, not decrease, end at len(values)")
+        value = cls([])
+        value._rows = None
+        value._values = flat
+        value._row_splits = splits.astype(np.int64)
+        return value
 
     def to_list(self) -> list[list[Any]]:
+        if self._rows is None:
+            assert self._values is not None and self._row_splits is not None
+            flat = self._values.tolist()
+            splits = self._row_splits.tolist()
+            return [flat[splits[i] : splits[i + 1]] for i in range(len(splits) - 1)]
         return [list(r) for r in self._rows]
 
 
@@ -123,9 +156,16 @@ class FeatureEngineeringSaveHook(SessionRunHook):
 
     def _save_features(self) -> None:
         base_dir = os.path.join(self._config.model_dir, "features")
-        os.makedirs(base_dir, exist_ok=True)
+        # The original ignores a failure here (a file in the way, no permission): the
+        # error, if any, comes when the file is opened for the first record.
+        with contextlib.suppress(OSError):
+            os.makedirs(base_dir, exist_ok=True)
         file_path = os.path.join(base_dir, feature_file_name(self._config, str(self._uuid_fn())))
-        records = [frame(to_example_batch(b).SerializeToString()) for b in self._batch_list]
+        # Written directly (byte-identical to ``to_example_batch(b).SerializeToString()``);
+        # imported here because the encoder builds on this module.
+        from reference.fast_example import encode_example_batch
+
+        records = [frame(encode_example_batch(b)) for b in self._batch_list]
         # The original's file object opens lazily on the first write: no records, no file.
         if records:
             with open(file_path, "wb") as f:

@@ -1,0 +1,502 @@
+"""The fast paths give exactly what the slow, obviously-right code gives.
+
+* :func:`reference.fast_example.encode_example_batch` vs protobuf building and serializing
+  the ``ExampleBatch`` (``to_example_batch``): same bytes, or the same exception type.
+* :func:`reference.fast_slots.count_slots_from_ids` vs a per-fid Python loop, and
+  :func:`reference.fast_slots.ids_from_entry_dumps` vs protobuf parsing.
+* The numpy-backed :class:`reference.hash_table.HashTable` vs a dict model of the original
+  (insert-or-overwrite, first-insert order), and the slot-count file it leads to.
+* The feature dump hook's file and its order of effects.
+
+No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from harness.runtime.session import Session
+from reference import fast_example
+from reference.ckpt_info import (
+    MAX_SLOT,
+    FidSlotCountSaverListener,
+    count_slots,
+    render_ckpt_info,
+    slot_of_v2,
+)
+from reference.fast_example import encode_example_batch
+from reference.fast_slots import count_slots_from_ids, count_slots_loop, ids_from_entry_dumps
+from reference.feature_engineering_hooks import (
+    FeatureEngineeringSaveHook,
+    RaggedValue,
+    RunConfig,
+    frame,
+    to_example_batch,
+)
+from reference.graph import Graph
+from reference.hash_table import HashTable, TableDump, to_int64
+from reference.protos.embedding_hash_table_pb2 import EntryDump, OptimizerDump
+
+FAST = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+U64 = (1 << 64) - 1
+
+# ---------------------------------------------------------------- strategies
+
+INT_DTYPES = ["<i1", "<i2", "<i4", "<i8", ">i8", "<u1", "<u2", "<u4", "<u8", ">u8"]
+FLOAT_DTYPES = ["<f2", "<f4", ">f4", "<f8", ">f8"]
+NAN_BITS32 = [0x7F800001, 0x7FA00000, 0xFFC00001, 0x7FFFFFFF]
+NAN_BITS64 = [0x7FF0000000000001, 0x7FF4000020000000, 0xFFF8000000000001, 0x7FFFFFFFFFFFFFFF]
+
+
+def shapes_2d(max_side: int = 6) -> st.SearchStrategy[tuple[int, int]]:
+    return st.tuples(st.integers(0, max_side), st.integers(0, max_side))
+
+
+@st.composite
+def int_arrays(draw: st.DrawFn, non_negative: bool = False) -> np.ndarray:
+    dtype = np.dtype(draw(st.sampled_from(INT_DTYPES)))
+    info = np.iinfo(dtype)
+    elements = st.integers(0 if non_negative else int(info.min), int(info.max))
+    return draw(hnp.arrays(dtype, shapes_2d(), elements=elements))
+
+
+@st.composite
+def float_arrays(draw: st.DrawFn) -> np.ndarray:
+    dtype = np.dtype(draw(st.sampled_from(FLOAT_DTYPES)))
+    array = draw(hnp.arrays(dtype, shapes_2d(), elements=hnp.from_dtype(dtype)))
+    if array.size and dtype.itemsize > 2 and draw(st.booleans()):
+        # Plant a NaN with a chosen payload (signalling ones included).
+        bits = NAN_BITS32 if dtype.itemsize == 4 else NAN_BITS64
+        raw = np.array([draw(st.sampled_from(bits))], dtype=f"u{dtype.itemsize}")
+        array.flat[draw(st.integers(0, array.size - 1))] = raw.view(f"f{dtype.itemsize}")[0]
+    return array
+
+
+fids = st.integers(0, U64)
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [math.nan, -0.0, 1e300, -1e300, 3.4028235677973366e38, 1e-45, 5e-324]
+)
+
+
+@st.composite
+def ragged_rows(draw: st.DrawFn) -> RaggedValue:
+    kind = draw(st.sampled_from(["int", "float", "empty"]))
+    element = fids if kind == "int" else floats
+    rows = draw(st.lists(st.lists(element, max_size=0 if kind == "empty" else 20), max_size=8))
+    return RaggedValue(rows)
+
+
+@st.composite
+def ragged_splits(draw: st.DrawFn) -> RaggedValue:
+    n = draw(st.integers(0, 30))
+    if draw(st.booleans()):
+        values = draw(hnp.arrays(np.dtype("<u8"), n))
+    else:
+        dtype = np.dtype(draw(st.sampled_from(["<f4", "<f8"])))
+        values = draw(hnp.arrays(dtype, n, elements=hnp.from_dtype(dtype)))
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=8)))
+    return RaggedValue.from_row_splits(values, [0, *cuts, n])
+
+
+values = st.one_of(int_arrays(non_negative=True), float_arrays(), ragged_rows(), ragged_splits())
+names = st.text(max_size=12)
+batches = st.dictionaries(names, values, max_size=5)
+
+
+def slow_bytes(batch: dict[str, Any]) -> bytes:
+    return to_example_batch(batch).SerializeToString()
+
+
+def outcome(fn: Any, batch: Any) -> Any:
+    """The bytes, or the exception type, ``fn(batch)`` gives."""
+    try:
+        return fn(batch)
+    except Exception as e:  # the type is what is compared
+        return type(e)
+
+
+# ---------------------------------------------------------------- ExampleBatch encoder
+
+
+@FAST
+@given(int_arrays(non_negative=True))
+def test_dense_int_rows_identical(array: np.ndarray) -> None:
+    assert encode_example_batch({"f": array}) == slow_bytes({"f": array})
+
+
+@FAST
+@given(float_arrays())
+def test_dense_float_rows_identical(array: np.ndarray) -> None:
+    assert encode_example_batch({"f": array}) == slow_bytes({"f": array})
+
+
+@FAST
+@given(ragged_rows())
+def test_ragged_rows_identical(value: RaggedValue) -> None:
+    assert encode_example_batch({"r": value}) == slow_bytes({"r": value})
+
+
+@FAST
+@given(ragged_splits())
+def test_ragged_row_splits_identical(value: RaggedValue) -> None:
+    assert encode_example_batch({"r": value}) == slow_bytes({"r": value})
+
+
+@FAST
+@given(batches)
+def test_mixed_batches_identical(batch: dict[str, Any]) -> None:
+    assert encode_example_batch(batch) == slow_bytes(batch)
+
+
+@FAST
+@given(st.dictionaries(names, int_arrays() | float_arrays() | ragged_rows(), max_size=4))
+def test_same_bytes_or_same_exception(batch: dict[str, Any]) -> None:
+    # Negative fids included: wherever protobuf raises, the fast path raises the same type.
+    assert outcome(encode_example_batch, batch) == outcome(slow_bytes, batch)
+
+
+def test_big_rows_and_long_names_use_multibyte_varints() -> None:
+    rng = np.random.default_rng(7)
+    batch = {
+        "n" * 300: rng.integers(0, 2**63, (3, 2000), dtype=np.int64),
+        "ragged": RaggedValue([[1] * 20, [], [U64] * 5000, [2**63]]),
+        "floats": RaggedValue.from_row_splits(rng.random(4000), [0, 0, 17, 4000]),
+    }
+    assert encode_example_batch(batch) == slow_bytes(batch)
+
+
+def test_empty_rows_and_empty_batches() -> None:
+    for batch in (
+        {},
+        {"a": np.zeros((0, 3), np.int64)},
+        {"a": np.zeros((4, 0), np.float32)},
+        {"a": np.zeros((2, 0), object)},
+        {"a": RaggedValue([[], []])},
+        {"a": RaggedValue([])},
+        {"": np.ones((2, 2), np.uint64)},
+        {"a": np.ones((3, 1), np.int8), "b": np.zeros((0, 1), np.int8)},  # batch_size 0
+    ):
+        assert encode_example_batch(batch) == slow_bytes(batch), batch
+    assert (
+        encode_example_batch({"a": RaggedValue([[]])})
+        == b"\x0a\x07\x0a\x01a\x12\x02\x12\x00\x18\x01"
+    )
+
+
+def test_nan_payloads_follow_protobuf() -> None:
+    f32 = np.array(NAN_BITS32, dtype=np.uint32).view(np.float32).reshape(2, 2)
+    f64 = np.array(NAN_BITS64, dtype=np.uint64).view(np.float64).reshape(2, 2)
+    snan = struct.unpack("<d", struct.pack("<Q", 0x7FF4000020000000))[0]
+    for batch in ({"a": f32}, {"a": f64}, {"a": RaggedValue([[snan, math.nan]])}):
+        assert encode_example_batch(batch) == slow_bytes(batch)
+
+
+def test_non_contiguous_arrays() -> None:
+    rng = np.random.default_rng(5)
+    f32 = rng.random((4, 6)).astype(np.float32)
+    f32[1, 2] = np.nan
+    ints = rng.integers(0, 2**63, (6, 4), dtype=np.int64)
+    for value in (f32.T, f32[:, ::2], f32[::-1], ints.T, ints[::2, 1:], np.asfortranarray(ints)):
+        assert not value.flags.c_contiguous or value.base is not None
+        assert encode_example_batch({"v": value}) == slow_bytes({"v": value})
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        {"a": np.arange(3)},  # 1-D: scalar rows
+        {"a": np.zeros((), np.int64)},
+        {"a": np.array([[1, -1]])},  # negative fid
+        {"a": np.array([[True]])},
+        {"a": np.zeros((1, 1, 1), np.int64)},
+        {"a": np.array([["x"]])},
+        {"a": np.array([[1 + 2j]])},
+        {"a": RaggedValue([[-1]])},
+        {"a": RaggedValue([[1 << 64]])},
+        {"a": RaggedValue([[1, 2.5]])},
+        {"a": RaggedValue([[1.5, 1 << 1100]])},
+        {"a": RaggedValue([["s"]])},
+        {"a": RaggedValue.from_row_splits(np.array([-3]), [0, 1])},
+        {"a": RaggedValue.from_row_splits(np.zeros((2, 2), np.int64), [0, 2])},
+        {"a": [[1, 2]]},  # no tolist()
+        {1: np.ones((1, 1), np.int64)},  # a name that is not a string
+        {"\ud800": np.ones((1, 1), np.int64)},  # not encodable as UTF-8
+        {"ok": np.ones((1, 1), np.int64), "bad": np.arange(2)},
+    ],
+)
+def test_bad_inputs_raise_what_protobuf_raises(batch: dict[Any, Any]) -> None:
+    slow = outcome(slow_bytes, batch)
+    assert isinstance(slow, type) and issubclass(slow, Exception)
+    assert outcome(encode_example_batch, batch) is slow
+
+
+def test_inputs_protobuf_accepts_by_fallback() -> None:
+    # Not handled in bulk, but accepted by protobuf: the fallback gives its bytes.
+    for batch in (
+        {"a": RaggedValue([[1.5, True]])},  # float row with a bool
+        {"a": RaggedValue([[np.float64(1.5)]])},  # numpy float: a float subclass
+        {"a": RaggedValue([[1.5, 2]])},  # int in a float row
+        {b"bytes-name": np.ones((1, 1), np.int64)},  # bytes name, valid UTF-8
+        {"a": np.full((1, 2), np.nan, np.float16)},
+        {"a": np.ones((2, 2), np.float16)},
+    ):
+        assert encode_example_batch(batch) == slow_bytes(batch), batch
+
+
+# ---------------------------------------------------------------- the hook's file
+
+
+def _hook(tmp_path: Any, uuids: list[str]) -> FeatureEngineeringSaveHook:
+    hook = FeatureEngineeringSaveHook(RunConfig(str(tmp_path)), None, uuid_fn=uuids.pop)
+    hook.begin()
+    return hook
+
+
+@FAST
+@given(st.lists(batches, max_size=3))
+def test_hook_file_is_the_framed_protobuf_stream(tmp_path_factory: Any, batch_list: list) -> None:
+    tmp_path = tmp_path_factory.mktemp("dump")
+    hook = _hook(tmp_path, ["u1"])
+    hook._batch_list.extend(batch_list)
+    hook._save_features()
+    path = tmp_path / "features" / "chief_u1.pb"
+    expected = b"".join(frame(slow_bytes(b)) for b in batch_list)
+    assert path.exists() == bool(batch_list)
+    if batch_list:
+        assert path.read_bytes() == expected
+
+
+def test_hook_raises_before_creating_the_file(tmp_path: Any) -> None:
+    uuids = ["u2", "u1"]
+    hook = _hook(tmp_path, uuids)
+    hook._batch_list.extend([{"a": np.ones((1, 1), np.int64)}, {"a": np.array([[-1]])}])
+    with pytest.raises(ValueError):
+        hook._save_features()
+    assert uuids == ["u2"]  # the name was drawn first
+    assert os.listdir(tmp_path / "features") == []
+
+
+# ---------------------------------------------------------------- slot counting
+
+ids_64 = st.integers(-(1 << 63), (1 << 63) - 1)
+
+
+@FAST
+@given(st.lists(ids_64, max_size=300), st.integers(1, 3))
+def test_slot_counts_match_the_per_fid_loop(ids: list[int], threads: int) -> None:
+    expected = count_slots_loop(ids)
+    signed = np.array(ids, dtype=np.int64)
+    assert np.array_equal(count_slots_from_ids(signed, threads=threads), expected)
+    assert np.array_equal(count_slots_from_ids(signed.view(np.uint64)), expected)
+    assert np.array_equal(count_slots_from_ids(signed.astype(">i8")), expected)
+    assert np.array_equal(count_slots_from_ids(signed[::-1]), expected)
+
+
+def test_slot_counts_of_small_dtypes_sign_extend() -> None:
+    ids = np.array([-1, 0, 5, -(1 << 31)], dtype=np.int32)
+    assert np.array_equal(count_slots_from_ids(ids), count_slots_loop(ids.tolist()))
+
+
+def test_slot_counts_over_many_chunks_and_threads() -> None:
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, U64, 1_300_003, dtype=np.uint64, endpoint=True)
+    slots = (ids >> np.uint64(48)) & np.uint64(0x7FFF)
+    expected = np.bincount(slots.astype(np.int64), minlength=MAX_SLOT)
+    for threads in (None, 1, 2, 5):
+        assert np.array_equal(count_slots_from_ids(ids, threads=threads), expected)
+
+
+def test_slot_counting_rejects_non_integers() -> None:
+    with pytest.raises(TypeError):
+        count_slots_from_ids(np.zeros(3, np.float64))
+    with pytest.raises(TypeError):
+        count_slots_from_ids(np.zeros(3, bool))
+
+
+@st.composite
+def entry_dumps(draw: st.DrawFn) -> bytes:
+    """Valid ``EntryDump`` bytes: canonical, with extra fields, reordered or repeated ids."""
+    fid = draw(ids_64)
+    num = draw(st.lists(st.floats(width=32), max_size=4))
+    shape = draw(st.sampled_from(["canonical", "full", "no-id", "num-first", "id-twice"]))
+    if shape == "canonical":
+        return EntryDump(id=fid, num=num).SerializeToString()
+    if shape == "full":
+        return EntryDump(
+            id=fid, num=num, opt=OptimizerDump(), last_update_ts_sec=draw(st.integers(0, 2**40))
+        ).SerializeToString()
+    if shape == "no-id":
+        return EntryDump(num=num).SerializeToString()
+    id_bytes = b"\x09" + struct.pack("<q", fid)
+    num_bytes = b"".join(b"\x15" + struct.pack("<f", x) for x in num)
+    if shape == "num-first":
+        return num_bytes + id_bytes
+    return b"\x09" + struct.pack("<q", draw(ids_64)) + num_bytes + id_bytes
+
+
+@FAST
+@given(st.lists(entry_dumps(), max_size=40))
+def test_ids_from_entry_dumps_match_protobuf(entries: list[bytes]) -> None:
+    expected = [EntryDump.FromString(e).id for e in entries]
+    assert ids_from_entry_dumps(entries).tolist() == expected
+    loop = count_slots_loop(expected)
+    assert np.array_equal(count_slots(entries), loop)
+
+
+def test_ids_from_entry_dumps_raises_protobuf_errors() -> None:
+    from google.protobuf.message import DecodeError
+
+    with pytest.raises(DecodeError):
+        ids_from_entry_dumps([EntryDump(id=1).SerializeToString(), b"\x09\x01"])
+
+
+# ---------------------------------------------------------------- the hash table
+
+
+class DictTable:
+    """The original stand-in: a dict fid -> embedding list, dumped through protobuf."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.entries: dict[int, list[float]] = {}
+
+    def assign(self, fids: list[int], embeddings: list[list[float]] | None) -> None:
+        for i, fid in enumerate(fids):
+            key = to_int64(fid)
+            self.entries[key] = list(embeddings[i]) if embeddings is not None else [0.0] * self.dim
+
+    def dump(self) -> list[bytes]:
+        return [EntryDump(id=f, num=n).SerializeToString() for f, n in self.entries.items()]
+
+
+any_fid = st.integers(-(1 << 63), U64) | st.integers(-3, 3)
+
+
+@st.composite
+def assigns(draw: st.DrawFn) -> tuple[list[int], list[list[float]] | None, bool]:
+    fid_list = draw(st.lists(any_fid, max_size=12))
+    embeddings = None
+    if draw(st.booleans()):
+        embeddings = draw(
+            st.lists(
+                st.lists(st.floats(width=32), max_size=3),
+                min_size=len(fid_list),
+                max_size=len(fid_list),
+            )
+        )
+    return fid_list, embeddings, draw(st.booleans())
+
+
+@FAST
+@given(st.integers(0, 3), st.lists(assigns(), max_size=5))
+def test_table_matches_the_dict_model(dim: int, steps: list) -> None:
+    session, table, model = Session(), HashTable("t", dim=dim), DictTable(dim)
+    for fid_list, embeddings, as_array in steps:
+        fids = np.array([f & U64 for f in fid_list], dtype=np.uint64) if as_array else fid_list
+        session.run(table.assign(fids, embeddings))
+        model.assign(fid_list, embeddings)
+    dump = session.run(table.dump())
+    assert isinstance(dump, TableDump)
+    assert dump.ids.tolist() == list(model.entries)
+    assert dump.serialized() == model.dump()
+    assert dump == model.dump() and list(dump) == model.dump() and len(dump) == len(model.entries)
+    assert np.array_equal(count_slots(dump), count_slots_loop(list(model.entries)))
+
+
+@FAST
+@given(st.lists(any_fid.map(lambda f: f & U64), max_size=40), st.integers(0, 2))
+def test_from_ids_is_assign_on_an_empty_table(fid_list: list[int], dim: int) -> None:
+    built = HashTable.from_ids("a", np.array(fid_list, dtype=np.uint64), dim=dim)
+    assigned = HashTable("b", dim=dim)
+    session = Session()
+    session.run(assigned.assign(fid_list))
+    a, b = session.run([built.dump(), assigned.dump()])
+    assert a.ids.tolist() == b.ids.tolist()
+    assert a.serialized() == b.serialized()
+    session.run(built.assign(fid_list[:3], [[1.0]] * min(3, len(fid_list))))
+    model = DictTable(dim)
+    model.assign(fid_list, None)
+    model.assign(fid_list[:3], [[1.0]] * min(3, len(fid_list)))
+    assert session.run(built.dump()).serialized() == model.dump()
+
+
+def test_from_ids_uses_a_read_only_array_in_place() -> None:
+    ids = np.arange(10, dtype=np.int64)
+    ids.flags.writeable = False
+    table = HashTable.from_ids("t", ids, assume_unique=True)
+    assert np.shares_memory(Session().run(table.dump()).ids, ids)
+    writable = np.arange(10, dtype=np.int64)
+    table = HashTable.from_ids("t", writable)
+    writable[0] = 99
+    assert Session().run(table.dump()).ids[0] == 0
+
+
+def test_table_errors_happen_when_the_original_raised_them() -> None:
+    session, table = Session(), HashTable("t")
+    with pytest.raises(IndexError):
+        session.run(table.assign([1, 2], [[1.0]]))  # fewer embeddings than fids, at run
+    assert session.run(table.dump()).ids.tolist() == []  # nothing written
+    session.run(table.assign([1], [["x"]]))
+    with pytest.raises(TypeError):
+        session.run(table.dump())  # protobuf rejects the value when the entry is dumped
+    with pytest.raises(TypeError):
+        table.assign([1.5])  # to_int64 at graph-building time
+
+
+def test_table_dim_is_read_when_zero_entries_are_made() -> None:
+    session, table, model = Session(), HashTable("t", dim=1), DictTable(1)
+    for dim, fid_list, embeddings in [
+        (1, [1, 2], None),
+        (3, [2, 3], None),  # a later dim applies to the entries written then
+        (0, [4], [[0.5, 1.5]]),
+        (0, [1, 5], None),
+    ]:
+        table.dim = model.dim = dim
+        session.run(table.assign(fid_list, embeddings))
+        model.assign(fid_list, embeddings)
+    assert session.run(table.dump()).serialized() == model.dump()
+    odd = HashTable("odd", dim="x")  # type: ignore[arg-type]
+    session.run(odd.assign([7], [[1.0]]))  # dim unused with explicit embeddings
+    with pytest.raises(TypeError):
+        session.run(odd.assign([8]))  # [0.0] * "x"
+
+
+def _slow_before_save_text(tables: list[tuple[str, list[int]]]) -> str:
+    per_device: dict[str, np.ndarray] = {}
+    for device, fid_list in tables:
+        counts = np.zeros(MAX_SLOT, np.int64)
+        for fid in dict.fromkeys(to_int64(f) for f in fid_list):
+            counts[min(slot_of_v2(fid), MAX_SLOT - 1)] += 1
+        per_device[device] = per_device.get(device, np.zeros(MAX_SLOT, np.int64)) + counts
+    total = np.sum(list(per_device.values()), axis=0)
+    return render_ckpt_info(total)
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["", "ps0", "ps1"]), st.lists(any_fid)), min_size=1))
+def test_slot_count_file_is_unchanged(tmp_path_factory: Any, tables: list) -> None:
+    model_dir = tmp_path_factory.mktemp("ckpt")
+    graph, session = Graph(), Session()
+    for i, (device, fid_list) in enumerate(tables):
+        session.run(HashTable(f"t{i}", device=device, graph=graph).assign(fid_list))
+    FidSlotCountSaverListener(str(model_dir), graph).before_save(session, 7)
+    text = (model_dir / "ckpt.info-7").read_text(encoding="utf-8")
+    assert text == _slow_before_save_text(tables)
+
+
+def test_fast_example_module_names() -> None:
+    assert fast_example.varint(300) == b"\xac\x02"
+    assert fast_example.varint(0) == b"\x00"
