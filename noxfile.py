@@ -87,3 +87,16 @@ def tf(session: nox.Session) -> None:
         "--html=out/parity-matrix.html",
         "--junit=out/parity-matrix-junit.xml",
     )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not in the default run). ``nox -s bench -- --tf`` also installs the
+    TensorFlow tier to measure the TF graph method side by side; ``--quick`` for a smoke run."""
+    with_tf = "--tf" in session.posargs
+    args = [a for a in session.posargs if a != "--tf"]
+    session.install("-e", ".[test,tf]" if with_tf else ".[test]")
+    session.run("python", "benchmarks/bench_hooks.py", *args, *([] if with_tf else ["--no-tf"]))
+    session.run(
+        "python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if "--quick" in args else [])
+    )
