@@ -62,6 +62,7 @@ from harness.runtime.virtual_clock import VirtualClock
 from reference.testee import inputs
 from reference.testee.executor import LogToEvents
 from reference.testee.world import BarrierRecorder, World, error_event
+from reference.testee.worlds.hook_utils import RecordingListener
 from reference.tf import barrier_ops, ckpt_info, controller_hooks, hash_table, hook_utils
 from reference.tf.feature_engineering_hooks import FeatureEngineeringSaveHook
 
@@ -603,30 +604,8 @@ class SlotCountWorld(_TFWorld):
         self.saver.save(inputs.parse_int(step["global_step"]))
 
 
-class _RecordingListener(tf.compat.v1.train.CheckpointSaverListener):
-    """Reports every call it receives as a ``listener`` event."""
-
-    def __init__(self, index: int, emit: Emit) -> None:
-        self._index = index
-        self._emit = emit
-
-    def _record(self, method: str, global_step: int | None = None) -> None:
-        event: dict[str, Any] = {"event": "listener", "listener": self._index, "method": method}
-        if global_step is not None:
-            event["global_step"] = global_step
-        self._emit(event)
-
-    def begin(self) -> None:
-        self._record("begin")
-
-    def before_save(self, session: Any, global_step_value: int) -> None:
-        self._record("before_save", global_step_value)
-
-    def after_save(self, session: Any, global_step_value: int) -> None:
-        self._record("after_save", global_step_value)
-
-    def end(self, session: Any, global_step_value: int) -> None:
-        self._record("end", global_step_value)
+class _RecordingListener(RecordingListener, tf.compat.v1.train.CheckpointSaverListener):
+    """The reference world's recording listener, as a real TF CheckpointSaverListener."""
 
 
 class HookUtilsWorld(_TFWorld):
