@@ -100,3 +100,24 @@ def bench(session: nox.Session) -> None:
     session.run(
         "python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if "--quick" in args else [])
     )
+
+
+# The tests that depend on real time (docs/testing.md, "Timing tests").
+STRESS_SELECTION = (
+    "tests/harness/test_polling.py",
+    "tests/unit/test_virtual_clock.py::test_sleeping_costs_no_real_time",
+    "tests/unit/test_virtual_clock.py::"
+    "test_a_thread_holding_its_turn_past_real_timeout_raises_hang_in_the_driver",
+    "tests/unit/test_virtual_clock.py::"
+    "test_shutdown_unwinds_threads_waiting_on_sleep_lock_event_and_join",
+    "tests/adversarial/test_adv_realtime_action.py",
+    "tests/protocol/test_protocol_faults.py",
+)
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """The real-time tests 200 times in a row with the other core kept busy
+    (``-- --runs N`` to change the count)."""
+    session.install("-e", ".[test]")
+    session.run("python", "tools/stress.py", *session.posargs, "--", *STRESS_SELECTION)

@@ -12,7 +12,9 @@ no real time, and every run of a scenario interleaves its threads identically.
 
 If every participant waits with no deadline, nothing can ever happen again: the clock
 raises :class:`Deadlock` in the driver. A participant that holds its turn for more than
-``real_timeout`` wall-clock seconds makes the driver raise :class:`Hang`.
+``real_timeout`` wall-clock seconds, or simulated threads taking ``max_turns_per_wait``
+turns while the driver waits (a tiny poll period over a long advance), make the driver
+raise :class:`Hang`.
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ class VirtualClock:
     """Deterministic time and threads for the simulated runtime (see module docstring)."""
 
     def __init__(
-        self, start: float = 0.0, real_timeout: float = 30.0, max_turns_per_instant: int = 100_000
+        self, start: float = 0.0, real_timeout: float = 30.0, max_turns_per_wait: int = 100_000
     ) -> None:
         self._now = start
-        self._max_turns = max_turns_per_instant
-        self._turns_at_now = 0
+        self._max_turns = max_turns_per_wait
+        self._turns_without_driver = 0
         self._real_timeout = real_timeout
         self._cv = threading.Condition()
         self._seq = itertools.count()
@@ -140,14 +142,13 @@ class VirtualClock:
         deadline and the same rule picks among the waiters due then.
         """
         self._runner = None
-        self._turns_at_now += 1
-        if self._turns_at_now > self._max_turns:
-            # A poller due "now" forever (a zero period) would keep time from moving.
+        if self._turns_without_driver >= self._max_turns:
+            # A poller with a tiny period (or none) over a long wait: unbounded real work.
             self._failure = Hang(
-                f"livelock: over {self._max_turns} turns at virtual time {self._now} "
-                "without time moving on"
+                f"the simulated threads took over {self._max_turns} turns while the driver "
+                f"waited (virtual time {self._now}): a poll period too short for the wait?"
             )
-            self._turns_at_now = 0
+            self._turns_without_driver = 0
             self._runner = self._driver
             self._cv.notify_all()
             return
@@ -162,11 +163,12 @@ class VirtualClock:
                 self._runner = self._driver
                 self._cv.notify_all()
                 return
-            if min(timed) > self._now:
-                self._now = min(timed)
-                self._turns_at_now = 0
+            self._now = max(self._now, min(timed))
             due = [w for w in self._waiters if self._expired(w)]
         chosen = min(due, key=order)
+        self._turns_without_driver = (
+            0 if chosen.ident == self._driver else self._turns_without_driver + 1
+        )
         self._wake(chosen, by_deadline=not chosen.ready())
 
     def _expired(self, w: _Waiter) -> bool:

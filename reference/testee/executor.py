@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from harness.runtime.virtual_clock import VirtualClock
+from harness.runtime.virtual_clock import ClockError, VirtualClock
 from reference.testee.world import World, error_event
 from reference.testee.worlds import WORLDS
 
@@ -67,6 +67,8 @@ class Executor:
                     self._clock.sleep(float(step["seconds"]))
             else:
                 self._world.step(step)
+        except ClockError:  # the simulated world cannot go on: not an observation
+            raise
         except Exception as e:  # a step's error is an observation, not a crash
             self._emit(error_event(e))
         for name, exc in self._clock.thread_errors:

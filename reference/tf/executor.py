@@ -58,7 +58,7 @@ import tensorflow as tf
 
 from harness.adapters.base import NotApplicable
 from harness.runtime.session import CheckpointSaver
-from harness.runtime.virtual_clock import VirtualClock
+from harness.runtime.virtual_clock import ClockError, VirtualClock
 from reference.testee import inputs
 from reference.testee.executor import LogToEvents
 from reference.testee.world import BarrierRecorder, World, error_event
@@ -685,6 +685,8 @@ class Executor:
                         self._clock.sleep(float(step["seconds"]))
                 else:
                     self._world.step(step)
+        except ClockError:  # the simulated world cannot go on: not an observation
+            raise
         except Exception as e:  # a step's error is an observation, not a crash
             self._emit(error_event(e))
         for name, exc in self._clock.thread_errors:
