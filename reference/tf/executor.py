@@ -62,6 +62,7 @@ from harness.runtime.virtual_clock import ClockError, VirtualClock
 from reference.testee import inputs
 from reference.testee.executor import LogToEvents
 from reference.testee.world import BarrierRecorder, World, error_event
+from reference.testee.worlds.hook_utils import HookUtilsWorld as ReferenceHookUtilsWorld
 from reference.testee.worlds.hook_utils import RecordingListener
 from reference.tf import barrier_ops, ckpt_info, controller_hooks, hash_table, hook_utils
 from reference.tf.feature_engineering_hooks import FeatureEngineeringSaveHook
@@ -608,7 +609,9 @@ class _RecordingListener(RecordingListener, tf.compat.v1.train.CheckpointSaverLi
     """The reference world's recording listener, as a real TF CheckpointSaverListener."""
 
 
-class HookUtilsWorld(_TFWorld):
+class HookUtilsWorld(_TFWorld, ReferenceHookUtilsWorld):
+    """The reference world's steps over real TF listeners and a TF session."""
+
     def setup(self) -> None:
         self.session = tf.compat.v1.Session(graph=self.graph)
         self._closables.append(self.session)
@@ -617,23 +620,6 @@ class HookUtilsWorld(_TFWorld):
             for i, kind in enumerate(self.config.get("listeners", ["before", "after"]))
         ]
         self.saver = CheckpointSaver(self.listeners, self.session)
-
-    def op_begin(self, step: dict[str, Any]) -> None:
-        self.saver.begin()
-
-    def op_save(self, step: dict[str, Any]) -> None:
-        self.saver.save(inputs.parse_int(step["global_step"]))
-
-    def op_end(self, step: dict[str, Any]) -> None:
-        self.saver.end(inputs.parse_int(step["global_step"]))
-
-    def op_call(self, step: dict[str, Any]) -> None:
-        listener = self.listeners[int(step["listener"])]
-        method = step["method"]
-        if method == "begin":
-            listener.begin()
-        else:
-            getattr(listener, method)(self.session, inputs.parse_int(step["global_step"]))
 
 
 WORLDS: dict[str, type[_TFWorld]] = {

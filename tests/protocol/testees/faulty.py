@@ -102,7 +102,9 @@ def main() -> int:
             if args.fault == "exit_silently":
                 os._exit(0)
             if args.fault == "orphan":
-                child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+                child = subprocess.Popen(
+                    [sys.executable, "-c", "import time; time.sleep(600)"]  # allow-sleep: orphan
+                )
                 print(f"faulty testee: orphan pid {child.pid}", file=sys.stderr, flush=True)
                 os._exit(4)
             if args.fault == "hang":
