@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -88,6 +89,7 @@ def _best_error(errors: list[Any]) -> Any:
 
 def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     """Validate decoded JSON and build a :class:`Scenario`; ``where`` names it in errors."""
+    _check_finite(data, where, "")
     errors = list(_validator().iter_errors(data))
     if errors:
         e = _best_error(errors)
@@ -219,6 +221,18 @@ def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_D
     except ValueError as e:
         raise ScenarioError(f"{path}: {e}") from e
     return parse(data, scenario_id, str(path))
+
+
+def _check_finite(value: Any, where: str, path: str) -> None:
+    """NaN and infinities are not JSON; a caller passing decoded data must not sneak them in."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"{where}: {path or '(top level)'}: {value!r} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, where, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, where, f"{path}[{i}]")
 
 
 def _reject_constant(name: str) -> Any:

@@ -461,8 +461,11 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
     """A barrier scenario: capacity 1-5, workers with runs and run seconds, and a script of
     place / remove / query / wait / advance / start and join steps.
 
-    ``join_workers`` is only scripted while the barrier is down: joining a worker blocked
-    at a placed barrier would wait forever (only the chief can remove it).
+    Scripts that could never end are not generated (they would deadlock the original
+    too): ``join_workers`` only while the barrier is down (a worker blocked at it waits
+    for a removal only the chief can do), and no ``place`` while a ``wait`` thread is
+    blocked (it holds the BarrierOp's lock for its whole wait, so ``place`` would block
+    the chief for good).
     """
     capacity = draw(st.integers(1, 5))
     config: dict[str, Any] = {
@@ -473,7 +476,7 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         config["name_prefix"] = draw(st.sampled_from(["default", "b", "x_y"]))
-    placed = False
+    placed = waiting = False
     steps: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, max_steps))):
         op = draw(
@@ -481,7 +484,7 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
                 ["place", "remove", "query", "wait", "advance", "start_workers", "join_workers"]
             )
         )
-        if op == "join_workers" and placed:
+        if (op == "join_workers" and placed) or (op == "place" and waiting):
             op = "remove"
         if op == "place":
             step = {"op": "place"}
@@ -491,11 +494,12 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
             placed = True
         elif op == "remove":
             step = {"op": "remove"}
-            placed = False
+            placed = waiting = False
         elif op == "query":
             step = {"op": "query", "what": draw(st.sampled_from(BARRIER_QUERIES))}
         elif op == "wait":
             step = {"op": "wait", "index": draw(st.integers(-1, capacity))}
+            waiting = waiting or (placed and 0 < step["index"] < capacity)
         elif op == "advance":
             step = _advance(draw)
         else:

@@ -48,11 +48,13 @@ class Executor:
         self._world: World | None = None
         self._clock: VirtualClock | None = None
         self._handler: LogToEvents | None = None
+        self._saved_level = logging.NOTSET
 
     def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
         self._clock = VirtualClock()
         self._handler = LogToEvents(self._emit)
         logger = logging.getLogger("reference")
+        self._saved_level = logger.level
         logger.addHandler(self._handler)
         logger.setLevel(logging.INFO)
         world_cls = WORLDS[scenario["family"]]
@@ -83,5 +85,7 @@ class Executor:
             if self._clock is not None:
                 self._clock.shutdown()
             if self._handler is not None:
-                logging.getLogger("reference").removeHandler(self._handler)
+                logger = logging.getLogger("reference")
+                logger.removeHandler(self._handler)
+                logger.setLevel(self._saved_level)
             self._world = self._clock = self._handler = None

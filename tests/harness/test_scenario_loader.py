@@ -152,3 +152,10 @@ def test_float_features_accept_fractions_and_specials():
     features = [{"name": "a", "dtype": "float32", "ragged": [[1.5, "nan", "-inf"], []]}]
     data = {**BASE, "family": "feature_dump", "config": {"batches": [features]}, "steps": []}
     assert parse(data, "feature_dump/x", "f.json").family == "feature_dump"
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), float("-inf")])
+def test_non_finite_numbers_from_python_callers_are_refused(value):
+    data = {**BASE, "steps": [{"op": "advance", "seconds": value}]}
+    with pytest.raises(ScenarioError, match=r"^f\.json: steps\[0\]\.seconds: .* is not a finite"):
+        parse(data, "controller/x", "f.json")
