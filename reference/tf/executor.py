@@ -62,6 +62,7 @@ from harness.runtime.virtual_clock import ClockError, VirtualClock
 from reference.testee import inputs
 from reference.testee.executor import LogToEvents
 from reference.testee.world import BarrierRecorder, World, error_event
+from reference.testee.worlds.barrier import BarrierWorld as ReferenceBarrierWorld
 from reference.testee.worlds.hook_utils import HookUtilsWorld as ReferenceHookUtilsWorld
 from reference.testee.worlds.hook_utils import RecordingListener
 from reference.tf import barrier_ops, ckpt_info, controller_hooks, hash_table, hook_utils
@@ -243,15 +244,8 @@ class _Workers:
 # ------------------------------------------------------------------------ the worlds
 
 
-class BarrierWorld(_TFWorld):
-    QUERIES = (
-        "is_barrier_placed",
-        "is_barrier_removed",
-        "is_all_blocked",
-        "is_none_blocked",
-        "get_blocked_indices",
-        "get_unblocked_indices",
-    )
+class BarrierWorld(_TFWorld, ReferenceBarrierWorld):
+    """The reference world's barrier steps over a TF BarrierOp and a TF session."""
 
     def setup(self) -> None:
         c = self.config
@@ -276,19 +270,6 @@ class BarrierWorld(_TFWorld):
         self.session.run(init)
         self.waiters: list[Any] = []
 
-    def op_place(self, step: dict[str, Any]) -> None:
-        self.op.place_barrier(self.session, action=step.get("action", ""))
-
-    def op_remove(self, step: dict[str, Any]) -> None:
-        self.op.remove_barrier(self.session)
-
-    def op_query(self, step: dict[str, Any]) -> None:
-        what = step["what"]
-        if what not in self.QUERIES:
-            raise ValueError(f"unknown barrier query {what!r}")
-        value = getattr(self.op, what)(self.session)
-        self.emit({"event": "result", "what": what, "value": value})
-
     def op_wait(self, step: dict[str, Any]) -> None:
         index = int(step["index"])
 
@@ -299,15 +280,6 @@ class BarrierWorld(_TFWorld):
         thread = self.clock.thread(wait, name=f"wait{index}")
         thread.start()
         self.waiters.append(thread)
-
-    def op_start_workers(self, step: dict[str, Any]) -> None:
-        self.workers.start()
-
-    def op_join_workers(self, step: dict[str, Any]) -> None:
-        self.workers.join()
-        for thread in self.waiters:
-            thread.join()
-        self.waiters.clear()
 
 
 class ControllerWorld(_TFWorld):
