@@ -10,8 +10,10 @@ reach the executor; ``advance`` does, since time belongs to the implementation's
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from harness.runtime.virtual_clock import ClockError, VirtualClock
@@ -39,8 +41,14 @@ class LogToEvents(logging.Handler):
 
 
 class Executor:
-    """One scenario at a time; call every method from the same thread."""
+    """One scenario at a time; call every method from the same thread.
 
+    A tier with its own worlds (the TensorFlow tier) subclasses this and overrides
+    :attr:`worlds`, :meth:`_scope` (entered around every call into the world) and
+    :meth:`_release` (after teardown).
+    """
+
+    worlds: ClassVar[dict[str, type[World]]] = WORLDS
     capabilities: ClassVar[dict[str, Any]] = {"virtual_clock": True, "families": sorted(WORLDS)}
 
     def __init__(self, emit: Emit) -> None:
@@ -50,25 +58,39 @@ class Executor:
         self._handler: LogToEvents | None = None
         self._saved_level = logging.NOTSET
 
+    def _scope(self) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def _release(self, world: World) -> None:
+        pass
+
     def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
+        """Builds the family's world; a tier may raise ``NotApplicable`` here."""
         self._clock = VirtualClock()
         self._handler = LogToEvents(self._emit)
         logger = logging.getLogger("reference")
         self._saved_level = logger.level
         logger.addHandler(self._handler)
         logger.setLevel(logging.INFO)
-        world_cls = WORLDS[scenario["family"]]
+        world_cls = self.worlds[scenario["family"]]
         self._world = world_cls(scenario.get("config", {}), files_dir, self._clock, self._emit)
-        self._world.setup()
+        self._world.steps = list(scenario.get("steps", []))
+        try:
+            with self._scope():
+                self._world.setup()
+        except BaseException:  # leave nothing half-built behind
+            self.teardown()
+            raise
 
     def step(self, step: dict[str, Any]) -> None:
         assert self._world is not None and self._clock is not None, "setup() first"
         try:
-            if step["op"] == "advance":
-                for _ in range(int(step.get("count", 1))):
-                    self._clock.sleep(float(step["seconds"]))
-            else:
-                self._world.step(step)
+            with self._scope():
+                if step["op"] == "advance":
+                    for _ in range(int(step.get("count", 1))):
+                        self._clock.sleep(float(step["seconds"]))
+                else:
+                    self._world.step(step)
         except ClockError:  # the simulated world cannot go on: not an observation
             raise
         except Exception as e:  # a step's error is an observation, not a crash
@@ -78,9 +100,11 @@ class Executor:
         self._clock.thread_errors.clear()
 
     def teardown(self) -> None:
+        world = self._world
         try:
-            if self._world is not None:
-                self._world.teardown()
+            if world is not None:
+                with self._scope():
+                    world.teardown()
         finally:
             if self._clock is not None:
                 self._clock.shutdown()
@@ -88,4 +112,6 @@ class Executor:
                 logger = logging.getLogger("reference")
                 logger.removeHandler(self._handler)
                 logger.setLevel(self._saved_level)
+            if world is not None:
+                self._release(world)
             self._world = self._clock = self._handler = None

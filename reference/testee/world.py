@@ -42,6 +42,7 @@ class World:
         self.model_dir = os.path.normpath(os.path.join(files_dir, config.get("model_dir", ".")))
         self.clock = clock
         self.emit = emit
+        self.steps: list[dict[str, Any]] = []  # the scenario's script, for a world to inspect
 
     def setup(self) -> None:
         pass

@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import socket
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -58,10 +58,10 @@ import tensorflow as tf
 
 from harness.adapters.base import NotApplicable
 from harness.runtime.session import CheckpointSaver
-from harness.runtime.virtual_clock import ClockError, VirtualClock
+from harness.runtime.virtual_clock import VirtualClock
 from reference.testee import inputs
-from reference.testee.executor import LogToEvents
-from reference.testee.world import BarrierRecorder, World, error_event
+from reference.testee.executor import Executor as ReferenceExecutor
+from reference.testee.world import BarrierRecorder, World
 from reference.testee.worlds.barrier import BarrierWorld as ReferenceBarrierWorld
 from reference.testee.worlds.hook_utils import HookUtilsWorld as ReferenceHookUtilsWorld
 from reference.testee.worlds.hook_utils import RecordingListener
@@ -606,62 +606,16 @@ WORLDS: dict[str, type[_TFWorld]] = {
 # -------------------------------------------------------------------------- executor
 
 
-class Executor:
-    """One scenario at a time; call every method from the same thread."""
+class Executor(ReferenceExecutor):
+    """The reference executor's protocol over the TF worlds, each on its own graph."""
 
+    worlds: ClassVar[dict[str, type[World]]] = WORLDS  # type: ignore[assignment]
     capabilities: ClassVar[dict[str, Any]] = {"virtual_clock": True, "families": sorted(WORLDS)}
 
-    def __init__(self, emit: Emit) -> None:
-        self._emit = emit
-        self._world: _TFWorld | None = None
-        self._clock: VirtualClock | None = None
-        self._handler: logging.Handler | None = None
+    def _scope(self) -> AbstractContextManager[Any]:
+        assert isinstance(self._world, _TFWorld)
+        return self._world.graph.as_default()
 
-    def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
-        """Builds the family's world; :class:`NotApplicable` if this tier cannot run it."""
-        self._clock = VirtualClock()
-        self._handler = LogToEvents(self._emit)
-        logger = logging.getLogger("reference")
-        logger.addHandler(self._handler)
-        logger.setLevel(logging.INFO)
-        world_cls = WORLDS[scenario["family"]]
-        self._world = world_cls(scenario.get("config", {}), files_dir, self._clock, self._emit)
-        self._world.steps = list(scenario.get("steps", []))
-        try:
-            with self._world.graph.as_default():
-                self._world.setup()
-        except BaseException:  # leave nothing half-built behind (NotApplicable included)
-            self.teardown()
-            raise
-
-    def step(self, step: dict[str, Any]) -> None:
-        assert self._world is not None and self._clock is not None, "setup() first"
-        try:
-            with self._world.graph.as_default():
-                if step["op"] == "advance":
-                    for _ in range(int(step.get("count", 1))):
-                        self._clock.sleep(float(step["seconds"]))
-                else:
-                    self._world.step(step)
-        except ClockError:  # the simulated world cannot go on: not an observation
-            raise
-        except Exception as e:  # a step's error is an observation, not a crash
-            self._emit(error_event(e))
-        for name, exc in self._clock.thread_errors:
-            self._emit({**error_event(exc), "thread": name})
-        self._clock.thread_errors.clear()
-
-    def teardown(self) -> None:
-        world = self._world
-        try:
-            if world is not None:
-                with world.graph.as_default():
-                    world.teardown()
-        finally:
-            if self._clock is not None:
-                self._clock.shutdown()
-            if self._handler is not None:
-                logging.getLogger("reference").removeHandler(self._handler)
-            if world is not None:
-                world.close_tf()
-            self._world = self._clock = self._handler = None
+    def _release(self, world: World) -> None:
+        assert isinstance(world, _TFWorld)
+        world.close_tf()
