@@ -43,13 +43,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.runtime.session import Session
 from reference.ckpt_info import MAX_SLOT, count_slots
 from reference.fast_example import encode_example_batch
 from reference.fast_slots import count_slots_loop
 from reference.feature_engineering_hooks import RaggedValue, to_example_batch
 from reference.hash_table import HashTable
 from reference.protos.embedding_hash_table_pb2 import EntryDump
+from reference.runtime.session import Session
 
 SUBSAMPLE = 1_000_000
 FULL_SLOT_SIZES = (10_000_000, 100_000_000)

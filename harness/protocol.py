@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -266,29 +265,6 @@ def reply_timeout(step_: Mapping[str, Any] | None, timeout: float, virtual_clock
     if step_ is None or virtual_clock:
         return timeout
     return timeout + advance_seconds(step_) * (1.0 + REAL_TIME_TOLERANCE)
-
-
-def wait_until(
-    predicate: Callable[[], bool],
-    timeout: float,
-    interval: float = 0.01,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds have passed (bounded).
-
-    Returns whether it became true. The protocol itself never needs it (a testee answers
-    only once the effects of a step are complete); it is for harness-side code and tests
-    that watch another process, such as waiting for a killed testee to be reaped.
-    """
-    deadline = clock() + timeout
-    while True:
-        if predicate():
-            return True
-        left = deadline - clock()
-        if left <= 0:
-            return False
-        sleep(min(interval, left))
 
 
 # -- the escape rule ------------------------------------------------------------------

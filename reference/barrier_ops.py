@@ -3,7 +3,7 @@
 A bool vector of ``capacity`` flags plus an action string: flag 0 is the chief's
 "barrier placed" flag, flag ``i > 0`` says worker ``i`` is blocked at the barrier.
 Callbacks ``(action, session)`` run when the barrier is placed and when a worker
-arrives at it. Polling waits go through an injected :class:`~reference.clock.Clock`.
+arrives at it. Polling waits go through an injected :class:`~reference.runtime.clock.Clock`.
 
 In the simulated runtime every worker holds its own ``BarrierOp`` object (own lock,
 own callbacks) over one shared barrier vector and action string, as in the original's
@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from reference.clock import REAL_CLOCK, Clock
-from reference.graph import Placeholder, Variable
-from reference.session_run_hook import (
+from reference.runtime.clock import REAL_CLOCK, Clock
+from reference.runtime.graph import Placeholder, Variable
+from reference.runtime.session_run_hook import (
     Session,
     SessionRunArgs,
     SessionRunContext,

@@ -14,14 +14,14 @@ from collections.abc import Iterable
 import numpy as np
 
 from reference.fast_slots import MAX_SLOT, count_slots_from_ids, ids_from_entry_dumps
-from reference.graph import Graph
 from reference.hash_table import (
     HASH_TABLE_COLLECTION,
     MULTI_HASH_TABLE_COLLECTION,
     HashTable,
     TableDump,
 )
-from reference.session_run_hook import CheckpointSaverListener, Session
+from reference.runtime.graph import Graph
+from reference.runtime.session_run_hook import CheckpointSaverListener, Session
 
 __all__ = [
     "MAX_SLOT",

@@ -20,10 +20,10 @@ from typing import Any
 from google.protobuf import text_format
 
 from reference.barrier_ops import BarrierOp
-from reference.clock import REAL_CLOCK, Clock
-from reference.graph import Variable
 from reference.protos import controller_hooks_pb2
-from reference.session_run_hook import (
+from reference.runtime.clock import REAL_CLOCK, Clock
+from reference.runtime.graph import Variable
+from reference.runtime.session_run_hook import (
     Session,
     SessionRunArgs,
     SessionRunContext,

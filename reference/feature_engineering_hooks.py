@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from reference.protos.example_pb2 import ExampleBatch, FeatureListType
-from reference.session_run_hook import (
+from reference.runtime.session_run_hook import (
     Session,
     SessionRunArgs,
     SessionRunContext,

@@ -20,8 +20,8 @@ from typing import Any, overload
 
 import numpy as np
 
-from reference.graph import Graph, Op, Placeholder, Read, Store, Variable
 from reference.protos.embedding_hash_table_pb2 import EntryDump
+from reference.runtime.graph import Graph, Op, Placeholder, Read, Store, Variable
 
 HASH_TABLE_COLLECTION = "monolith_hash_tables"
 MULTI_HASH_TABLE_COLLECTION = "monolith_multi_hash_tables"

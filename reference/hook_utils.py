@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference.session_run_hook import CheckpointSaverListener, Session
+from reference.runtime.session_run_hook import CheckpointSaverListener, Session
 
 
 class BeforeSaveListener(CheckpointSaverListener):

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from harness.runtime.session import Session
 from reference import fast_example
 from reference.ckpt_info import (
     MAX_SLOT,
@@ -42,9 +41,10 @@ from reference.feature_engineering_hooks import (
     frame,
     to_example_batch,
 )
-from reference.graph import Graph
 from reference.hash_table import HashTable, TableDump, to_int64
 from reference.protos.embedding_hash_table_pb2 import EntryDump, OptimizerDump
+from reference.runtime.graph import Graph
+from reference.runtime.session import Session
 
 FAST = settings(
     max_examples=60,

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from harness.scenario import Scenario
+from reference.testee.world import NotApplicable
+
+__all__ = ["Events", "Implementation", "ImplementationFailure", "NotApplicable"]
 
 Events = list[dict[str, Any]]
 
 
 class ImplementationFailure(Exception):
     """The implementation under test crashed, hung or broke the protocol (not a mismatch)."""
-
-
-class NotApplicable(Exception):
-    """Raised by ``setup``: this implementation cannot run this scenario, for a stated reason."""
 
 
 class Implementation(Protocol):

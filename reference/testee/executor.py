@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from harness.runtime.virtual_clock import ClockError, VirtualClock
+from reference.runtime.virtual_clock import ClockError, VirtualClock
 from reference.testee.world import World, error_event
 from reference.testee.worlds import WORLDS
 

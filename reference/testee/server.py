@@ -13,8 +13,8 @@ import sys
 import traceback
 from typing import IO, Any
 
-from harness.adapters.base import NotApplicable
 from reference.testee.executor import Executor
+from reference.testee.world import NotApplicable
 
 PROTOCOL_VERSION = 1
 IMPLEMENTATION = "reference"

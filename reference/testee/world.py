@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.runtime.virtual_clock import VirtualClock
 from reference.barrier_ops import BarrierAlreadyPlacedError
+from reference.runtime.session import OutOfRangeError
+from reference.runtime.virtual_clock import VirtualClock
 
 # The error texts the hooks themselves define are part of the contract; any other text
 # (the interpreter's or protobuf's wording) is not, and only the error's type is compared.
@@ -17,6 +18,10 @@ CONTRACT_MESSAGES: tuple[tuple[type[BaseException], re.Pattern[str]], ...] = (
     (ValueError, re.compile(r"Index \[-?\d+\] must be non-negative and less than capacity .*")),
     (BarrierAlreadyPlacedError, re.compile(r".*", re.DOTALL)),
 )
+
+
+class NotApplicable(Exception):
+    """Raised by a world's ``setup``: this tier cannot express the scenario (the reason)."""
 
 
 def error_event(exc: BaseException) -> dict[str, Any]:
@@ -60,8 +65,6 @@ class World:
 
 def close_error(name: str | None) -> tuple[type[BaseException], BaseException] | None:
     """The exception a ``with`` block ends with, by scenario name (None: a normal end)."""
-    from harness.runtime.session import OutOfRangeError
-
     if name is None:
         return None
     types: dict[str, type[BaseException]] = {

@@ -13,7 +13,7 @@ Built like the original: the variables come from ``tf.compat.v1.get_variable`` i
 which case it shares the first one's variables. The vector is a local variable on the
 chief and a global one elsewhere; the action variable is always local.
 
-Polling sleeps and the lock go through an injectable clock (:mod:`reference.clock`).
+Polling sleeps and the lock go through an injectable clock (:mod:`reference.runtime.clock`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import tensorflow as tf
 
 from reference.barrier_ops import BarrierAlreadyPlacedError
-from reference.clock import REAL_CLOCK
+from reference.runtime.clock import REAL_CLOCK
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ Same behaviour as :mod:`reference.controller_hooks`, on a real graph:
 * :class:`QueryActionHook` polls ``<model_dir>/monolith_action`` (through ``tf.io.gfile``)
   from a daemon thread and runs the controller's ops on the live session.
 
-Time, events and threads come from an injectable clock (:mod:`reference.clock`).
+Time, events and threads come from an injectable clock (:mod:`reference.runtime.clock`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 import tensorflow as tf
 from google.protobuf import text_format
 
-from reference.clock import REAL_CLOCK
 from reference.protos import controller_hooks_pb2
+from reference.runtime.clock import REAL_CLOCK
 from reference.tf.barrier_ops import BarrierOp
 
 log = logging.getLogger(__name__)

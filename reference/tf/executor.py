@@ -3,7 +3,7 @@
 Same interface as :class:`reference.testee.executor.Executor` (``Executor(emit)``,
 ``capabilities``, ``setup(scenario, files_dir)``, ``step(step)``, ``teardown()``) and the
 same events, so the harness drives both tiers through the same scenarios. Time is the
-harness's :class:`~harness.runtime.virtual_clock.VirtualClock`, injected into every hook
+harness's :class:`~reference.runtime.virtual_clock.VirtualClock`, injected into every hook
 that sleeps, polls, waits or starts a thread; TensorFlow's own session calls never block
 on it, so threads interleave exactly as in the reference.
 
@@ -39,7 +39,7 @@ Session behaviour is TensorFlow's own, where it differs from the simulated runti
 ``run`` after ``end`` raises ``AttributeError``, and a second ``end`` calls every hook's
 ``end`` again before raising ``RuntimeError('Session is already closed.')``.
 
-Scenarios this tier cannot express raise :class:`harness.adapters.base.NotApplicable`
+Scenarios this tier cannot express raise :class:`reference.testee.world.NotApplicable`
 from :meth:`Executor.setup` (dataset elements the hook sees with different keys, or an
 empty element); an adapter must let it through to the harness.
 """
@@ -56,12 +56,11 @@ from typing import Any, ClassVar
 import numpy as np
 import tensorflow as tf
 
-from harness.adapters.base import NotApplicable
-from harness.runtime.session import CheckpointSaver
-from harness.runtime.virtual_clock import VirtualClock
+from reference.runtime.session import CheckpointSaver
+from reference.runtime.virtual_clock import VirtualClock
 from reference.testee import inputs
 from reference.testee.executor import Executor as ReferenceExecutor
-from reference.testee.world import BarrierRecorder, World
+from reference.testee.world import BarrierRecorder, NotApplicable, World
 from reference.testee.worlds.barrier import BarrierWorld as ReferenceBarrierWorld
 from reference.testee.worlds.hook_utils import HookUtilsWorld as ReferenceHookUtilsWorld
 from reference.testee.worlds.hook_utils import RecordingListener

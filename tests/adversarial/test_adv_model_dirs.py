@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.runtime.session import CheckpointSaver, MonitoredSession, Session
-from harness.runtime.virtual_clock import VirtualClock
 from reference.ckpt_info import FidSlotCountSaverListener
 from reference.controller_hooks import ControllerHook, QueryActionHook
 from reference.feature_engineering_hooks import FeatureEngineeringSaveHook, RunConfig
-from reference.graph import Graph, Read, Variable
 from reference.hash_table import HashTable
+from reference.runtime.graph import Graph, Read, Variable
+from reference.runtime.session import CheckpointSaver, MonitoredSession, Session
+from reference.runtime.virtual_clock import VirtualClock
 
 pytestmark = pytest.mark.timeout(60)
 

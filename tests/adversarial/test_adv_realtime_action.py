@@ -1,7 +1,7 @@
 """The query hook on the real clock and a real thread: a half-written action file, then the
 whole one (a timing test: part of the stress selection, see docs/testing.md).
 
-No fixed sleeps: each phase waits (bounded, with :func:`harness.runtime.polling.wait_until`)
+No fixed sleeps: each phase waits (bounded, with :func:`harness.polling.wait_until`)
 for the hook's own completion signal, the removal of ``monolith_action``, which happens
 after the response is written and closed. The files are put in place atomically (written
 aside, then renamed), as the harness does: a non-atomic write could be read empty, which
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime.polling import wait_until
-from harness.runtime.session import MonitoredSession, Session
-from reference.clock import REAL_CLOCK
+from harness.polling import wait_until
 from reference.controller_hooks import ControllerHook, QueryActionHook
-from reference.graph import Variable
+from reference.runtime.clock import REAL_CLOCK
+from reference.runtime.graph import Variable
+from reference.runtime.session import MonitoredSession, Session
 
 pytestmark = pytest.mark.timeout(60)
 

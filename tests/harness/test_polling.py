@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from harness.runtime.polling import WaitTimeout, wait_until
+from harness.polling import WaitTimeout, wait_until
 
 
 def test_returns_the_truthy_value():

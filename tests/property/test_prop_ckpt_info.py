@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from strategies import examples, fid_tables
 
 from harness.artifacts import kind_of
-from harness.runtime.session import CheckpointSaver, Session
 from reference.ckpt_info import FidSlotCountSaverListener
-from reference.graph import Graph
 from reference.hash_table import HashTable
 from reference.protos.ckpt_info_pb2 import CkptInfo
+from reference.runtime.graph import Graph
+from reference.runtime.session import CheckpointSaver, Session
 
 pytestmark = pytest.mark.timeout(120)
 

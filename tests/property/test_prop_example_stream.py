@@ -22,14 +22,14 @@ from strategies import batches, dense_features, examples
 
 from harness.artifacts import kind_of
 from harness.formats.example_stream import read_records
-from harness.runtime.session import MonitoredSession, OutOfRangeError, Session
 from reference.feature_engineering_hooks import (
     FeatureEngineeringSaveHook,
     RaggedValue,
     RunConfig,
 )
-from reference.graph import Read, Variable
 from reference.protos.example_pb2 import ExampleBatch
+from reference.runtime.graph import Read, Variable
+from reference.runtime.session import MonitoredSession, OutOfRangeError, Session
 
 pytestmark = pytest.mark.timeout(120)
 

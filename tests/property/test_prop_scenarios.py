@@ -26,8 +26,8 @@ from strategies import barrier_schedules, controller_scripts, examples, json_val
 from harness.adapters.inprocess import InProcessReference
 from harness.compare import files_under
 from harness.driver import run_scenario
-from harness.runtime.virtual_clock import VirtualClock
 from harness.scenario import Scenario, ScenarioError, load, parse
+from reference.runtime.virtual_clock import VirtualClock
 
 pytestmark = pytest.mark.timeout(120)
 

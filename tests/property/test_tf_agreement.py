@@ -33,14 +33,14 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from strategies import action_files, batches, examples, fid_tables, fids  # noqa: E402
 
-from harness.runtime.session import Session as RefSession  # noqa: E402
 from reference import ckpt_info as ref_ckpt  # noqa: E402
 from reference import controller_hooks as ref_ch  # noqa: E402
 from reference import feature_engineering_hooks as ref_feh  # noqa: E402
-from reference.graph import Graph  # noqa: E402
 from reference.hash_table import HashTable as RefHashTable  # noqa: E402
 from reference.hash_table import to_int64  # noqa: E402
 from reference.protos.embedding_hash_table_pb2 import EntryDump  # noqa: E402
+from reference.runtime.graph import Graph  # noqa: E402
+from reference.runtime.session import Session as RefSession  # noqa: E402
 from reference.tf import ckpt_info as tf_ckpt  # noqa: E402
 from reference.tf import controller_hooks as tf_ch  # noqa: E402
 from reference.tf import feature_engineering_hooks as tf_feh  # noqa: E402

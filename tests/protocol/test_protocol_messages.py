@@ -12,6 +12,7 @@ import pytest
 
 from harness import protocol
 from harness.driver import harness_step
+from harness.polling import WaitTimeout, wait_until
 from harness.scenario import HARNESS_OPS, parse
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -91,9 +92,13 @@ def test_wait_until_is_bounded() -> None:
     def sleep(s: float) -> None:
         now[0] += s
 
-    assert protocol.wait_until(lambda: now[0] >= 0.5, 1.0, 0.1, lambda: now[0], sleep)
+    def clock() -> float:
+        return now[0]
+
+    assert wait_until(lambda: now[0] >= 0.5, 1.0, interval=0.1, clock=clock, sleep=sleep)
     now[0] = 0.0
-    assert not protocol.wait_until(lambda: False, 1.0, 0.3, lambda: now[0], sleep)
+    with pytest.raises(WaitTimeout, match=r"gave up after 1\.0s"):
+        wait_until(lambda: False, 1.0, interval=0.3, max_interval=0.3, clock=clock, sleep=sleep)
     assert now[0] == pytest.approx(1.0)
 
 

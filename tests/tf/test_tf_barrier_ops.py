@@ -11,8 +11,8 @@ tf = pytest.importorskip("tensorflow")
 from tensorflow.python.training import monitored_session  # noqa: E402
 from tf_helpers import FakeClock, wait_for  # noqa: E402
 
-from harness.runtime.session import Session as RefSession  # noqa: E402
 from reference import barrier_ops as ref_barrier_ops  # noqa: E402
+from reference.runtime.session import Session as RefSession  # noqa: E402
 from reference.tf import barrier_ops  # noqa: E402
 
 pytestmark = [pytest.mark.tf]

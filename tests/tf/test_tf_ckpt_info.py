@@ -13,12 +13,12 @@ from google.protobuf.internal import api_implementation  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from harness.runtime.session import Session as RefSession  # noqa: E402
 from reference import ckpt_info as ref_ckpt_info  # noqa: E402
-from reference import graph as ref_graph  # noqa: E402
 from reference import hash_table as ref_hash_table  # noqa: E402
 from reference.protos import ckpt_info_pb2  # noqa: E402
 from reference.protos.embedding_hash_table_pb2 import EntryDump  # noqa: E402
+from reference.runtime import graph as ref_graph  # noqa: E402
+from reference.runtime.session import Session as RefSession  # noqa: E402
 from reference.tf import ckpt_info, hash_table  # noqa: E402
 
 pytestmark = [pytest.mark.tf]

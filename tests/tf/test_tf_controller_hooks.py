@@ -13,9 +13,9 @@ tf = pytest.importorskip("tensorflow")
 
 from tf_helpers import FakeClock, wait_for  # noqa: E402
 
-from harness.runtime.session import MonitoredSession as RefMonitoredSession  # noqa: E402
 from reference import barrier_ops as ref_barrier_ops  # noqa: E402
 from reference import controller_hooks as ref_controller_hooks  # noqa: E402
+from reference.runtime.session import MonitoredSession as RefMonitoredSession  # noqa: E402
 from reference.tf import barrier_ops, controller_hooks  # noqa: E402
 
 pytestmark = [pytest.mark.tf]

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from tf_helpers import counter_uuids, tree  # noqa: E402
 
-from harness.runtime.session import MonitoredSession as RefMonitoredSession  # noqa: E402
-from harness.runtime.session import OutOfRangeError as RefOutOfRangeError  # noqa: E402
 from reference import feature_engineering_hooks as ref_hooks  # noqa: E402
-from reference import graph as ref_graph  # noqa: E402
 from reference.protos.example_pb2 import ExampleBatch  # noqa: E402
+from reference.runtime import graph as ref_graph  # noqa: E402
+from reference.runtime.session import MonitoredSession as RefMonitoredSession  # noqa: E402
+from reference.runtime.session import OutOfRangeError as RefOutOfRangeError  # noqa: E402
 from reference.tf import feature_engineering_hooks  # noqa: E402
 
 pytestmark = [pytest.mark.tf]

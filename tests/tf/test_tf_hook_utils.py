@@ -9,7 +9,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from reference import hook_utils as ref_hook_utils  # noqa: E402
-from reference import session_run_hook as ref_session_run_hook  # noqa: E402
+from reference.runtime import session_run_hook as ref_session_run_hook  # noqa: E402
 from reference.tf import hook_utils  # noqa: E402
 
 pytestmark = [pytest.mark.tf]

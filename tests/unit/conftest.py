@@ -1,6 +1,6 @@
 """Fixtures shared by the unit tests of the reference hooks and the simulated runtime.
 
-No TensorFlow here: everything runs on ``harness.runtime`` (simulated sessions and a
+No TensorFlow here: everything runs on ``reference.runtime`` (simulated sessions and a
 virtual clock). Time never passes on the wall clock; waits happen on virtual time.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.runtime.virtual_clock import VirtualClock
+from reference.runtime.virtual_clock import VirtualClock
 
 # A simulated thread that keeps its turn this long (real seconds) makes the driver raise
 # ``Hang``: a broken test fails fast instead of waiting for the global pytest timeout.

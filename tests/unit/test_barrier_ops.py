@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from harness.runtime.session import MonitoredSession, Session, VariableStore
-from harness.runtime.virtual_clock import VirtualClock
 from reference import barrier_ops
 from reference.barrier_ops import BarrierAlreadyPlacedError, BarrierHook, BarrierOp
-from reference.session_run_hook import SessionRunContext, SessionRunValues
+from reference.runtime.session import MonitoredSession, Session, VariableStore
+from reference.runtime.session_run_hook import SessionRunContext, SessionRunValues
+from reference.runtime.virtual_clock import VirtualClock
 
 WAIT_MESSAGE = "The worker {} waits until barrier removed."
 

@@ -1,17 +1,17 @@
 """``barrier_ops_test.py`` of Monolith, ported onto the simulated runtime.
 
 Same scenarios and assertions; TensorFlow's session, variables and threads are replaced by
-``harness.runtime`` sessions over one variable store and threads of a virtual clock.
+``reference.runtime`` sessions over one variable store and threads of a virtual clock.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.runtime.session import MonitoredSession, Session, VariableStore
-from harness.runtime.virtual_clock import VirtualClock
 from reference.barrier_ops import BarrierHook, BarrierOp
-from reference.graph import Op, Variable
+from reference.runtime.graph import Op, Variable
+from reference.runtime.session import MonitoredSession, Session, VariableStore
+from reference.runtime.virtual_clock import VirtualClock
 
 
 def _global_step() -> tuple[Variable, Op]:

@@ -13,13 +13,13 @@ from google.protobuf.internal import api_implementation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.runtime.session import CheckpointSaver, Session
 from reference import ckpt_info
 from reference.ckpt_info import FidSlotCountSaverListener, count_slots, render_ckpt_info
-from reference.graph import Graph
 from reference.hash_table import MULTI_HASH_TABLE_COLLECTION, HashTable
 from reference.protos import ckpt_info_pb2
 from reference.protos.embedding_hash_table_pb2 import EntryDump
+from reference.runtime.graph import Graph
+from reference.runtime.session import CheckpointSaver, Session
 
 U64 = (1 << 64) - 1
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
-from harness.runtime.session import CheckpointSaver, Session
 from reference import ckpt_info
-from reference.graph import Graph
 from reference.hash_table import HashTable
 from reference.protos import ckpt_info_pb2
+from reference.runtime.graph import Graph
+from reference.runtime.session import CheckpointSaver, Session
 
 
 def _read_ckpt_info(path: str) -> ckpt_info_pb2.CkptInfo:

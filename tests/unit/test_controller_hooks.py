@@ -17,13 +17,13 @@ import google.protobuf
 import pytest
 from google.protobuf import text_format
 
-from harness.runtime.session import MonitoredSession, Session, VariableStore
-from harness.runtime.virtual_clock import VirtualClock
 from reference import controller_hooks
 from reference.barrier_ops import BarrierHook, BarrierOp
 from reference.controller_hooks import ControllerHook, QueryActionHook, StopHelper
-from reference.graph import Variable
 from reference.protos import controller_hooks_pb2
+from reference.runtime.graph import Variable
+from reference.runtime.session import MonitoredSession, Session, VariableStore
+from reference.runtime.virtual_clock import VirtualClock
 
 CONTROLLER_LOGGER = "reference.controller_hooks"
 RECEIVE = "Receive the request to stop the training."

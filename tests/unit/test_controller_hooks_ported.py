@@ -12,11 +12,11 @@ from unittest import mock
 
 import pytest
 
-from harness.runtime.session import MonitoredSession
-from harness.runtime.virtual_clock import VirtualClock
 from reference import controller_hooks
 from reference.barrier_ops import BarrierOp
-from reference.graph import Variable
+from reference.runtime.graph import Variable
+from reference.runtime.session import MonitoredSession
+from reference.runtime.virtual_clock import VirtualClock
 
 
 def test_stop(clock: VirtualClock) -> None:

@@ -21,7 +21,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.runtime.session import MonitoredSession, OutOfRangeError
 from reference.feature_engineering_hooks import (
     FeatureEngineeringSaveHook,
     RaggedValue,
@@ -29,7 +28,8 @@ from reference.feature_engineering_hooks import (
     frame,
     to_example_batch,
 )
-from reference.graph import Read, Variable
+from reference.runtime.graph import Read, Variable
+from reference.runtime.session import MonitoredSession, OutOfRangeError
 
 LOGGER = "reference.feature_engineering_hooks"
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from harness.runtime.session import CheckpointSaver, Session
 from reference.ckpt_info import FidSlotCountSaverListener
-from reference.graph import Graph
 from reference.hash_table import HashTable
 from reference.hook_utils import AfterSaveListener, BeforeSaveListener
-from reference.session_run_hook import CheckpointSaverListener
+from reference.runtime.graph import Graph
+from reference.runtime.session import CheckpointSaver, Session
+from reference.runtime.session_run_hook import CheckpointSaverListener
 
 
 class Spy(CheckpointSaverListener):

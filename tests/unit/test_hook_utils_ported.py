@@ -5,9 +5,9 @@ The original mainly checks that every call goes through without error on a base 
 
 from __future__ import annotations
 
-from harness.runtime.session import Session
 from reference import hook_utils
-from reference.session_run_hook import CheckpointSaverListener
+from reference.runtime.session import Session
+from reference.runtime.session_run_hook import CheckpointSaverListener
 
 
 def test_before_after_saver_listener() -> None:

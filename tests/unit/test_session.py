@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from harness.runtime.session import (
+from reference.runtime.graph import Op, Placeholder, Read, Variable
+from reference.runtime.session import (
     CheckpointSaver,
     MonitoredSession,
     OutOfRangeError,
     Session,
     VariableStore,
 )
-from reference.graph import Op, Placeholder, Read, Variable
-from reference.session_run_hook import (
+from reference.runtime.session_run_hook import (
     CheckpointSaverListener,
     SessionRunArgs,
     SessionRunContext,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.runtime.virtual_clock import (
+from reference.runtime.virtual_clock import (
     ClockError,
     Deadlock,
     Hang,

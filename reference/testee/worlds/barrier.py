@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.runtime.session import Session, VariableStore
 from reference.barrier_ops import BarrierOp
+from reference.runtime.session import Session, VariableStore
 from reference.testee.world import BarrierRecorder, World
 from reference.testee.worlds.workers import Workers
 

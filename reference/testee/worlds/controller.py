@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.runtime.session import MonitoredSession, Session, VariableStore
 from reference.barrier_ops import BarrierOp
 from reference.controller_hooks import ControllerHook, QueryActionHook, StopHelper
-from reference.graph import Variable
+from reference.runtime.graph import Variable
+from reference.runtime.session import MonitoredSession, Session, VariableStore
 from reference.testee.world import BarrierRecorder, World, close_error
 from reference.testee.worlds.workers import Workers
 

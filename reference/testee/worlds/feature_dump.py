@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.runtime.session import MonitoredSession, OutOfRangeError, Session
 from reference.feature_engineering_hooks import FeatureEngineeringSaveHook, RunConfig
-from reference.graph import Read, Store, Variable
+from reference.runtime.graph import Read, Store, Variable
+from reference.runtime.session import MonitoredSession, OutOfRangeError, Session
 from reference.testee import inputs
 from reference.testee.world import World, close_error
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.runtime.session import CheckpointSaver, Session
 from reference import hook_utils
-from reference.session_run_hook import CheckpointSaverListener
+from reference.runtime.session import CheckpointSaver, Session
+from reference.runtime.session_run_hook import CheckpointSaverListener
 from reference.testee import inputs
 from reference.testee.world import World
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.runtime.session import CheckpointSaver, Session
 from reference import hook_utils
 from reference.ckpt_info import FidSlotCountSaverListener
-from reference.graph import Graph
 from reference.hash_table import MULTI_HASH_TABLE_COLLECTION, HashTable
+from reference.runtime.graph import Graph
+from reference.runtime.session import CheckpointSaver, Session
 from reference.testee import inputs
 from reference.testee.world import World
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.runtime.session import MonitoredSession, Session, VariableStore
-from harness.runtime.virtual_clock import VirtualClock
 from reference.barrier_ops import BarrierHook, BarrierOp
 from reference.controller_hooks import StopHelper
-from reference.graph import Variable
+from reference.runtime.graph import Variable
+from reference.runtime.session import MonitoredSession, Session, VariableStore
+from reference.runtime.virtual_clock import VirtualClock
 from reference.testee.world import BarrierRecorder
 
 Emit = Callable[[dict[str, Any]], None]

@@ -1,7 +1,7 @@
 """Simulated sessions: a shared variable store, plain sessions, monitored sessions.
 
 :class:`MonitoredSession` drives hooks through the lifecycle written down in
-:mod:`reference.session_run_hook`, and mirrors TensorFlow's rules for ``end``: it is
+:mod:`reference.runtime.session_run_hook`, and mirrors TensorFlow's rules for ``end``: it is
 called on a normal close and when the ``with`` block ends with ``OutOfRangeError`` or
 ``StopIteration`` (which are then swallowed), never when it ends with another error. Either
 way the underlying session is then closed: a hook thread still running (the query
@@ -18,8 +18,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from reference import graph
-from reference.session_run_hook import (
+from reference.runtime import graph
+from reference.runtime.session_run_hook import (
     SessionRunArgs,
     SessionRunContext,
     SessionRunHook,

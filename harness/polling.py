@@ -26,16 +26,24 @@ def wait_until(
     what: str = "the condition",
     interval: float = 0.005,
     max_interval: float = 0.1,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Poll ``condition`` until it returns a truthy value (returned); raise after ``timeout``."""
-    deadline = time.monotonic() + timeout
+    """Poll ``condition`` until it returns a truthy value (returned); raise
+    :class:`WaitTimeout` once ``timeout`` seconds of ``clock`` have passed.
+
+    The one bounded poll of the harness: for harness-side code and tests that watch
+    another process or a real-time thread (the protocol itself never needs it: a testee
+    answers only once the effects of a step are complete).
+    """
+    deadline = clock() + timeout
     delay = interval
     while True:
         value = condition()
         if value:
             return value
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock()
         if remaining <= 0:
             raise WaitTimeout(f"gave up after {timeout}s waiting for {what}")
-        time.sleep(min(delay, remaining))
+        sleep(min(delay, remaining))
         delay = min(delay * 2, max_interval)

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from reference.clock import Event, Lock, Thread
+from reference.runtime.clock import Event, Lock, Thread
 
 
 class ClockError(RuntimeError):

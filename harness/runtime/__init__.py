@@ -1,1 +1,0 @@
-"""Simulated runtime: virtual clock, sessions, monitored sessions, checkpoint saver."""
