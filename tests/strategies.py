@@ -463,9 +463,8 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
 
     Scripts that could never end are not generated (they would deadlock the original
     too): ``join_workers`` only while the barrier is down (a worker blocked at it waits
-    for a removal only the chief can do), and no ``place`` while a ``wait`` thread is
-    blocked (it holds the BarrierOp's lock for its whole wait, so ``place`` would block
-    the chief for good).
+    for a removal only the chief can do). A ``place`` while a ``wait`` thread polls is
+    allowed: the wait does not hold the BarrierOp's lock while it polls.
     """
     capacity = draw(st.integers(1, 5))
     config: dict[str, Any] = {
@@ -476,7 +475,7 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         config["name_prefix"] = draw(st.sampled_from(["default", "b", "x_y"]))
-    placed = waiting = False
+    placed = False
     steps: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, max_steps))):
         op = draw(
@@ -484,7 +483,7 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
                 ["place", "remove", "query", "wait", "advance", "start_workers", "join_workers"]
             )
         )
-        if (op == "join_workers" and placed) or (op == "place" and waiting):
+        if op == "join_workers" and placed:
             op = "remove"
         if op == "place":
             step = {"op": "place"}
@@ -494,12 +493,11 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
             placed = True
         elif op == "remove":
             step = {"op": "remove"}
-            placed = waiting = False
+            placed = False
         elif op == "query":
             step = {"op": "query", "what": draw(st.sampled_from(BARRIER_QUERIES))}
         elif op == "wait":
             step = {"op": "wait", "index": draw(st.integers(-1, capacity))}
-            waiting = waiting or (placed and 0 < step["index"] < capacity)
         elif op == "advance":
             step = _advance(draw)
         else:

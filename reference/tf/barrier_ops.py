@@ -113,7 +113,9 @@ class BarrierOp:
             self._run_barrier_callbacks(action, session)
 
     def remove_barrier(self, session: Any) -> None:
-        session.run(self._remove_op, feed_dict={self._idx_ph: 0})
+        """Clears flag 0 under the lock, without checking that it was set."""
+        with self._lock:
+            session.run(self._remove_op, feed_dict={self._idx_ph: 0})
 
     def is_barrier_placed(self, session: Any) -> bool:
         return bool(session.run(self._barrier_placed_tensor))
@@ -132,10 +134,12 @@ class BarrierOp:
             session.run(self._place_op, feed_dict={self._idx_ph: index})
             action = session.run(self._action).decode()
             self._run_barrier_callbacks(action, session)
-            while not self.is_barrier_removed(session):
-                self._log_waiting(index)
-                self._clock.sleep(self._wait_seconds)
-            session.run(self._remove_op, feed_dict={self._idx_ph: index})
+        # The poll and the clearing of the own flag run without the lock, so another
+        # waiter on this object can arrive, and remove_barrier is not blocked meanwhile.
+        while not self.is_barrier_removed(session):
+            self._log_waiting(index)
+            self._clock.sleep(self._wait_seconds)
+        session.run(self._remove_op, feed_dict={self._idx_ph: index})
 
     def is_all_blocked(self, session: Any) -> bool:
         return int(session.run(self._barrier_vars).sum()) == self._capacity
