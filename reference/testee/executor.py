@@ -44,19 +44,24 @@ class Executor:
     """One scenario at a time; call every method from the same thread.
 
     A tier with its own worlds (the TensorFlow tier) subclasses this and overrides
-    :attr:`worlds`, :meth:`_scope` (entered around every call into the world) and
-    :meth:`_release` (after teardown).
+    :attr:`worlds`, :attr:`log_sources` (the loggers its hooks write to),
+    :meth:`_prepare` (a new world, before its ``setup``), :meth:`_scope` (entered around
+    every call into the world) and :meth:`_release` (after teardown).
     """
 
     worlds: ClassVar[dict[str, type[World]]] = WORLDS
     capabilities: ClassVar[dict[str, Any]] = {"virtual_clock": True, "families": sorted(WORLDS)}
+    log_sources: ClassVar[tuple[str, ...]] = ("reference",)
 
     def __init__(self, emit: Emit) -> None:
         self._emit = emit
         self._world: World | None = None
         self._clock: VirtualClock | None = None
         self._handler: LogToEvents | None = None
-        self._saved_level = logging.NOTSET
+        self._saved_levels: list[tuple[logging.Logger, int]] = []
+
+    def _prepare(self, world: World) -> None:
+        pass
 
     def _scope(self) -> AbstractContextManager[Any]:
         return contextlib.nullcontext()
@@ -68,14 +73,16 @@ class Executor:
         """Builds the family's world; a tier may raise ``NotApplicable`` here."""
         self._clock = VirtualClock()
         self._handler = LogToEvents(self._emit)
-        logger = logging.getLogger("reference")
-        self._saved_level = logger.level
-        logger.addHandler(self._handler)
-        logger.setLevel(logging.INFO)
+        for name in self.log_sources:
+            logger = logging.getLogger(name)
+            self._saved_levels.append((logger, logger.level))
+            logger.addHandler(self._handler)
+            logger.setLevel(logging.INFO)
         world_cls = self.worlds[scenario["family"]]
         self._world = world_cls(scenario.get("config", {}), files_dir, self._clock, self._emit)
         self._world.steps = list(scenario.get("steps", []))
         try:
+            self._prepare(self._world)
             with self._scope():
                 self._world.setup()
         except BaseException:  # leave nothing half-built behind
@@ -108,10 +115,10 @@ class Executor:
         finally:
             if self._clock is not None:
                 self._clock.shutdown()
-            if self._handler is not None:
-                logger = logging.getLogger("reference")
+            for logger, level in self._saved_levels:
                 logger.removeHandler(self._handler)
-                logger.setLevel(self._saved_level)
+                logger.setLevel(level)
+            self._saved_levels.clear()
             if world is not None:
                 self._release(world)
             self._world = self._clock = self._handler = None

@@ -64,8 +64,7 @@ from reference.testee.world import BarrierRecorder, NotApplicable, World
 from reference.testee.worlds.barrier import BarrierWorld as ReferenceBarrierWorld
 from reference.testee.worlds.hook_utils import HookUtilsWorld as ReferenceHookUtilsWorld
 from reference.testee.worlds.hook_utils import RecordingListener
-from reference.tf import barrier_ops, ckpt_info, controller_hooks, hash_table, hook_utils
-from reference.tf.feature_engineering_hooks import FeatureEngineeringSaveHook
+from reference.tf.hookset import HookSet
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -148,6 +147,7 @@ class _TFWorld(World):
         self.steps: list[dict[str, Any]] = []
         self.cluster: _Cluster | None = None
         self._closables: list[Any] = []
+        self.hooks: Any = None  # the tier's HookSet, given by the executor before setup
 
     def close_tf(self) -> None:
         """Release TensorFlow resources without calling any hook (after the clock's
@@ -188,21 +188,21 @@ class _Workers:
                 self._built[index] = e
 
     def _build(self, index: int, barrier: dict[str, Any], stop_helper: bool) -> list[Any]:
-        helper = controller_hooks.StopHelper() if stop_helper else None
+        made = self._world.hooks
+        helper = made.stop_helper() if stop_helper else None
         callbacks: list[Any] = [BarrierRecorder(self._world.emit, index)]
         if helper is not None:
             callbacks.append(helper.create_barrier_callback())
         scope = tf.compat.v1.get_variable_scope()
         with tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE):
-            op = barrier_ops.BarrierOp(
+            op = made.barrier_op(
                 int(barrier["capacity"]),
                 is_chief=False,
                 wait_seconds=float(barrier.get("wait_seconds", 1)),
                 name_prefix=barrier.get("name_prefix", "default"),
-                barrier_callbacks=callbacks,
-                clock=self._world.clock,
+                callbacks=callbacks,
             )
-        hooks: list[Any] = [barrier_ops.BarrierHook(index, op)]
+        hooks: list[Any] = [made.barrier_hook(index, op)]
         if helper is not None:
             hooks.append(helper.create_stop_hook())
         return hooks
@@ -250,13 +250,12 @@ class BarrierWorld(_TFWorld, ReferenceBarrierWorld):
         c = self.config
         self.cluster = cluster({"ps": 1})
         with self.graph.as_default():
-            self.op = barrier_ops.BarrierOp(
+            self.op = self.hooks.barrier_op(
                 int(c["capacity"]),
                 is_chief=True,
                 wait_seconds=float(c.get("wait_seconds", 1)),
                 name_prefix=c.get("name_prefix", "default"),
-                barrier_callbacks=[BarrierRecorder(self.emit, 0)],
-                clock=self.clock,
+                callbacks=[BarrierRecorder(self.emit, 0)],
             )
             self.workers = _Workers(self, c.get("workers", []), c)
             init = [
@@ -287,34 +286,29 @@ class ControllerWorld(_TFWorld):
         num_ps = int(c.get("num_ps", 0))
         self.cluster = cluster({"ps": max(1, num_ps)})
         with self.graph.as_default():
-            helper = controller_hooks.StopHelper() if c.get("stop_helper", False) else None
+            helper = self.hooks.stop_helper() if c.get("stop_helper", False) else None
             barrier_cfg = c.get("barrier")
             barrier = None
             if barrier_cfg is not None:
                 callbacks: list[Any] = [BarrierRecorder(self.emit, 0)]
                 if helper is not None:
                     callbacks.append(helper.create_barrier_callback())
-                barrier = barrier_ops.BarrierOp(
+                barrier = self.hooks.barrier_op(
                     int(barrier_cfg["capacity"]),
+                    is_chief=True,
                     wait_seconds=float(barrier_cfg.get("wait_seconds", 1)),
                     name_prefix=barrier_cfg.get("name_prefix", "default"),
-                    barrier_callbacks=callbacks,
-                    clock=self.clock,
+                    callbacks=callbacks,
                 )
             trigger = self._trigger_save if c.get("trigger_save", True) else None
-            self.controller = controller_hooks.ControllerHook(
-                num_ps=num_ps, barrier_op=barrier, trigger_save=trigger, clock=self.clock
-            )
+            self.controller = self.hooks.controller_hook(num_ps, barrier, trigger)
             hooks: list[Any] = [self.controller]
             if helper is not None:
                 hooks.append(helper.create_stop_hook())
             if c.get("query_action", False):
                 hooks.append(
-                    controller_hooks.QueryActionHook(
-                        self.model_dir,
-                        self.controller,
-                        clock=self.clock,
-                        query_interval=float(c.get("query_interval", 60)),
+                    self.hooks.query_action_hook(
+                        self.model_dir, self.controller, float(c.get("query_interval", 60))
                     )
                 )
             self.fetches = {
@@ -468,11 +462,11 @@ class FeatureDumpWorld(_TFWorld):
         with self.graph.as_default():
             dataset = _dataset(c.get("batches", []), self.steps)
             next_element = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
-            self.hook = FeatureEngineeringSaveHook(
+            self.hook = self.hooks.feature_hook(
                 _RunConfig(self.model_dir, c.get("server_type", "worker"), int(c.get("index", 0))),
                 next_element,
-                cap=int(c.get("cap", 100)),
-                uuid_fn=uuid_fn,
+                int(c.get("cap", 100)),
+                uuid_fn,
             )
             # The train op consumes the element the hook fetches in the same run.
             train_op = tf.group(tf.nest.flatten(next_element, expand_composites=True))
@@ -497,14 +491,6 @@ class FeatureDumpWorld(_TFWorld):
 
     def op_end(self, step: dict[str, Any]) -> None:
         _end(self.session, step)
-
-
-_WRAPPERS: dict[Any, Callable[[Any], Any]] = {
-    None: lambda listener: listener,
-    "plain": lambda listener: listener,
-    "before": hook_utils.BeforeSaveListener,
-    "after": hook_utils.AfterSaveListener,
-}
 
 
 def _placement(devices: list[str]) -> tuple[dict[str, int], int]:
@@ -540,15 +526,13 @@ class SlotCountWorld(_TFWorld):
         self._closables.append(self.session)
         with self.graph.as_default():
             self.tables = [
-                hash_table.HashTable(
-                    spec.get("name", f"table{i}"),
-                    dim=int(spec.get("dim", 1)),
-                    device=spec.get("device", ""),
+                self.hooks.hash_table(
+                    spec.get("name", f"table{i}"), int(spec.get("dim", 1)), spec.get("device", "")
                 )
                 for i, spec in enumerate(specs)
             ]
             for _ in range(int(c.get("multi_hash_tables", 0))):
-                hash_table.MultiHashTable("multi_hash_table")
+                self.hooks.multi_hash_table()
             updates = [
                 t.assign(inputs.fids(s["fids"])).as_op()
                 for t, s in zip(self.tables, specs, strict=True)
@@ -560,8 +544,8 @@ class SlotCountWorld(_TFWorld):
 
     def op_create_listener(self, step: dict[str, Any]) -> None:
         with self.graph.as_default():
-            listener = ckpt_info.FidSlotCountSaverListener(self.model_dir)
-        wrapped = _WRAPPERS[self.config.get("wrap")](listener)
+            listener = self.hooks.slot_listener(self.model_dir)
+        wrapped = self.hooks.wrap_listener(self.config.get("wrap"), listener)
         self.saver = CheckpointSaver([wrapped], self.session)
 
     def op_assign(self, step: dict[str, Any]) -> None:
@@ -587,7 +571,7 @@ class HookUtilsWorld(_TFWorld, ReferenceHookUtilsWorld):
         self.session = tf.compat.v1.Session(graph=self.graph)
         self._closables.append(self.session)
         self.listeners = [
-            _WRAPPERS[kind](_RecordingListener(i, self.emit))
+            self.hooks.wrap_listener(kind, _RecordingListener(i, self.emit))
             for i, kind in enumerate(self.config.get("listeners", ["before", "after"]))
         ]
         self.saver = CheckpointSaver(self.listeners, self.session)
@@ -610,6 +594,11 @@ class Executor(ReferenceExecutor):
 
     worlds: ClassVar[dict[str, type[World]]] = WORLDS  # type: ignore[assignment]
     capabilities: ClassVar[dict[str, Any]] = {"virtual_clock": True, "families": sorted(WORLDS)}
+    hookset: ClassVar[type[HookSet]] = HookSet
+
+    def _prepare(self, world: World) -> None:
+        assert isinstance(world, _TFWorld) and self._clock is not None
+        world.hooks = self.hookset(self._clock)
 
     def _scope(self) -> AbstractContextManager[Any]:
         assert isinstance(self._world, _TFWorld)
@@ -617,4 +606,8 @@ class Executor(ReferenceExecutor):
 
     def _release(self, world: World) -> None:
         assert isinstance(world, _TFWorld)
-        world.close_tf()
+        try:
+            world.close_tf()
+        finally:
+            if world.hooks is not None:
+                world.hooks.release()
