@@ -19,6 +19,14 @@ QUERIES = (
 )
 
 
+def plain(value: Any) -> Any:
+    """A query's answer as JSON values: a tier on TensorFlow answers numpy scalars (the
+    original's ``is_barrier_placed`` returns ``session.run``'s ``numpy.bool_`` as is)."""
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value.item() if hasattr(value, "item") else value
+
+
 class BarrierWorld(World):
     def setup(self) -> None:
         c = self.config
@@ -53,7 +61,7 @@ class BarrierWorld(World):
         if what not in QUERIES:
             raise ValueError(f"unknown barrier query {what!r}")
         value = getattr(self.op, what)(self.session)
-        self.emit({"event": "result", "what": what, "value": value})
+        self.emit({"event": "result", "what": what, "value": plain(value)})
 
     def op_wait(self, step: dict[str, Any]) -> None:
         """``wait_until_barrier_removed(index)`` on its own thread, like a blocked worker."""
