@@ -10,11 +10,12 @@ use std::path::PathBuf;
 use super::CheckpointSaverListener;
 use crate::error::PyError;
 
-/// Length of the count vector; slots are clamped to `MAX_SLOT - 1` (never reached: a v2
-/// slot has 15 bits).
+/// Length of the count vector; slots are clamped to `MAX_SLOT - 1`, never reached since a
+/// v2 slot has 15 bits (quirk slot-clamp-unreachable).
 pub const MAX_SLOT: u64 = 102_400;
 
-/// The slot of a v2 fid: bits 48..62. Applied to every fid, v1 ones included (a quirk).
+/// The slot of a v2 fid: bits 48..62. Applied to every fid, v1 ones included (quirk
+/// v1-fids-counted-by-v2-slot).
 pub fn slot_of_v2(fid: u64) -> u64 {
     (fid >> 48) & 0x7FFF
 }

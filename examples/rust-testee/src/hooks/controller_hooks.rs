@@ -67,6 +67,8 @@ impl ControllerHook {
         stop: bool,
         trigger_save: bool,
     ) -> Result<(), StepError> {
+        // Quirk stop-flag-never-cleared: nothing resets `stop`, so every later run stops
+        // again; quirk stop-shadows-trigger-save: trigger-save is only looked at without it.
         if stop {
             // Quirk stop-ignored-without-barrier: without a barrier op nothing happens.
             if let Some(barrier) = &mut self.barrier_op {
