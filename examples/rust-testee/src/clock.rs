@@ -31,7 +31,10 @@ impl fmt::Display for ClockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClockError::Deadlock => {
-                write!(f, "Deadlock: every simulated thread is waiting and no deadline is pending")
+                write!(
+                    f,
+                    "Deadlock: every simulated thread is waiting and no deadline is pending"
+                )
             }
             ClockError::Hang { now } => write!(
                 f,
@@ -75,7 +78,10 @@ impl VirtualClock {
     /// A wait starting now, timing out after `timeout` seconds (`None`: never).
     pub fn wait(&mut self, timeout: Option<f64>) -> Wait {
         self.next_seq += 1;
-        Wait { seq: self.next_seq, deadline: timeout.map(|t| self.now + t.max(0.0)) }
+        Wait {
+            seq: self.next_seq,
+            deadline: timeout.map(|t| self.now + t.max(0.0)),
+        }
     }
 }
 
@@ -108,7 +114,9 @@ pub fn block<T: Threads>(
     loop {
         let now = world.clock().now;
         let waiting = world.waiting();
-        let due = waiting.iter().filter(|(_, w, ready)| *ready || w.expired(now));
+        let due = waiting
+            .iter()
+            .filter(|(_, w, ready)| *ready || w.expired(now));
         if let Some(&(id, _, _)) = due.min_by_key(|(_, w, _)| w.seq) {
             turns += 1;
             if turns > MAX_TURNS_PER_WAIT {
@@ -157,7 +165,11 @@ mod tests {
             &mut self.clock
         }
         fn waiting(&self) -> Vec<(usize, Wait, bool)> {
-            self.waits.iter().enumerate().map(|(i, w)| (i, *w, false)).collect()
+            self.waits
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i, *w, false))
+                .collect()
         }
         fn resume(&mut self, id: usize) {
             self.log.push((id, self.clock.time()));
@@ -169,16 +181,32 @@ mod tests {
     fn due_threads_run_before_the_driver_in_wait_order() {
         let mut clock = VirtualClock::new();
         let waits = vec![clock.wait(Some(3.0)), clock.wait(Some(2.0))];
-        let mut world = Pollers { clock, periods: vec![3.0, 2.0], waits, log: Vec::new() };
+        let mut world = Pollers {
+            clock,
+            periods: vec![3.0, 2.0],
+            waits,
+            log: Vec::new(),
+        };
         sleep(&mut world, 6.0).unwrap();
         // At t=6 both are due: poller 0 started waiting (at t=3) before poller 1 (at t=4).
-        assert_eq!(world.log, [(1, 2.0), (0, 3.0), (1, 4.0), (0, 6.0), (1, 6.0)]);
+        assert_eq!(
+            world.log,
+            [(1, 2.0), (0, 3.0), (1, 4.0), (0, 6.0), (1, 6.0)]
+        );
         assert_eq!(world.clock.time(), 6.0);
     }
 
     #[test]
     fn nothing_to_wait_for_is_a_deadlock() {
-        let mut world = Pollers { clock: VirtualClock::new(), periods: vec![], waits: vec![], log: vec![] };
-        assert_eq!(block(&mut world, None, |_| false, false), Err(ClockError::Deadlock));
+        let mut world = Pollers {
+            clock: VirtualClock::new(),
+            periods: vec![],
+            waits: vec![],
+            log: vec![],
+        };
+        assert_eq!(
+            block(&mut world, None, |_| false, false),
+            Err(ClockError::Deadlock)
+        );
     }
 }

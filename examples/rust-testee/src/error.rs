@@ -15,11 +15,17 @@ pub struct PyError {
 
 impl PyError {
     pub fn new(kind: &'static str) -> PyError {
-        PyError { kind, message: None }
+        PyError {
+            kind,
+            message: None,
+        }
     }
 
     pub fn with_message(kind: &'static str, message: impl Into<String>) -> PyError {
-        PyError { kind, message: Some(message.into()) }
+        PyError {
+            kind,
+            message: Some(message.into()),
+        }
     }
 
     /// The exception Python's `open`/`os` functions raise for an I/O error.
@@ -36,7 +42,10 @@ impl PyError {
 
     /// The trace's `error` event.
     pub fn event(&self) -> Json {
-        let mut pairs = vec![("event", Json::str("error")), ("type", Json::str(self.kind))];
+        let mut pairs = vec![
+            ("event", Json::str("error")),
+            ("type", Json::str(self.kind)),
+        ];
         if let Some(message) = &self.message {
             pairs.push(("message", Json::str(message.clone())));
         }

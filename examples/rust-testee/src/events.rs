@@ -23,12 +23,19 @@ impl Events {
 
     /// A hook's `log.info(message)`.
     pub fn log_info(&self, message: impl Into<String>) {
-        let pairs = [("event", Json::str("log")), ("level", Json::str("INFO")), ("message", Json::str(message))];
+        let pairs = [
+            ("event", Json::str("log")),
+            ("level", Json::str("INFO")),
+            ("message", Json::str(message)),
+        ];
         self.emit(Json::object(pairs));
     }
 
     /// The query thread caught and logged an exception of type `kind`.
     pub fn logged_error(&self, kind: &str) {
-        self.emit(Json::object([("event", Json::str("logged_error")), ("type", Json::str(kind))]));
+        self.emit(Json::object([
+            ("event", Json::str("logged_error")),
+            ("type", Json::str(kind)),
+        ]));
     }
 }

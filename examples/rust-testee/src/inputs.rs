@@ -34,7 +34,10 @@ pub fn parse_int(value: &Json) -> Result<i128, String> {
                 Some(rest) => (true, rest),
                 None => (false, text.strip_prefix('+').unwrap_or(text)),
             };
-            let magnitude = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            let magnitude = match digits
+                .strip_prefix("0x")
+                .or_else(|| digits.strip_prefix("0X"))
+            {
                 Some(hex) => i128::from_str_radix(hex, 16),
                 None => digits.parse::<i128>(),
             }
@@ -82,7 +85,9 @@ pub fn float_or(config: &Json, key: &str, default: f64) -> Result<f64, String> {
 pub fn str_or<'a>(config: &'a Json, key: &str, default: &'a str) -> Result<&'a str, String> {
     match config.get(key) {
         None => Ok(default),
-        Some(value) => value.as_str().ok_or_else(|| format!("{key}: expected a string")),
+        Some(value) => value
+            .as_str()
+            .ok_or_else(|| format!("{key}: expected a string")),
     }
 }
 
@@ -90,7 +95,9 @@ pub fn str_or<'a>(config: &'a Json, key: &str, default: &'a str) -> Result<&'a s
 pub fn bool_or(config: &Json, key: &str, default: bool) -> Result<bool, String> {
     match config.get(key) {
         None => Ok(default),
-        Some(value) => value.as_bool().ok_or_else(|| format!("{key}: expected a bool")),
+        Some(value) => value
+            .as_bool()
+            .ok_or_else(|| format!("{key}: expected a bool")),
     }
 }
 
@@ -98,7 +105,9 @@ pub fn bool_or(config: &Json, key: &str, default: bool) -> Result<bool, String> 
 pub fn list<'a>(config: &'a Json, key: &str) -> Result<&'a [Json], String> {
     match config.get(key) {
         None => Ok(&[]),
-        Some(value) => value.as_array().ok_or_else(|| format!("{key}: expected a list")),
+        Some(value) => value
+            .as_array()
+            .ok_or_else(|| format!("{key}: expected a list")),
     }
 }
 
@@ -142,7 +151,9 @@ fn generate(spec: &Json) -> Result<Generated, String> {
             let values = (0..count as u64).map(|i| high | (start.wrapping_add(i) & mask));
             Generated::Ints(values.collect())
         }
-        "splitmix64" => Generated::Ints(splitmix64(wrap(int_or(spec, "seed", 0)?), count).collect()),
+        "splitmix64" => {
+            Generated::Ints(splitmix64(wrap(int_or(spec, "seed", 0)?), count).collect())
+        }
         "uniform" => {
             let scale = 2f64.powi(-53);
             let values = splitmix64(wrap(int_or(spec, "seed", 0)?), count);
@@ -192,7 +203,7 @@ impl Dtype {
     }
 
     /// An integer stored in an array of this dtype (numpy's wrapping casts).
-    fn from_int(self, n: i128) -> PyValue {
+    fn store_int(self, n: i128) -> PyValue {
         match self {
             Dtype::Int64 => PyValue::Int(i128::from(n as i64)),
             Dtype::Uint64 => PyValue::Int(i128::from(n as u64)),
@@ -203,27 +214,30 @@ impl Dtype {
     }
 
     /// A float stored in an array of this dtype.
-    fn from_float(self, f: f64) -> PyValue {
+    fn store_float(self, f: f64) -> PyValue {
         match self {
             Dtype::Float32 => PyValue::Float(f64::from(f as f32)),
             Dtype::Float64 => PyValue::Float(f),
-            _ => self.from_int(f as i128),
+            _ => self.store_int(f as i128),
         }
     }
 
     /// A literal of a value list or nested array.
     fn literal(self, value: &Json) -> Result<PyValue, String> {
         match self {
-            Dtype::Float32 | Dtype::Float64 => Ok(self.from_float(parse_float(value)?)),
-            _ => Ok(self.from_int(parse_int(value)?)),
+            Dtype::Float32 | Dtype::Float64 => Ok(self.store_float(parse_float(value)?)),
+            _ => Ok(self.store_int(parse_int(value)?)),
         }
     }
 
     fn nested(self, value: &Json) -> Result<PyValue, String> {
         match value {
-            Json::Array(items) => {
-                Ok(PyValue::List(items.iter().map(|v| self.nested(v)).collect::<Result<_, _>>()?))
-            }
+            Json::Array(items) => Ok(PyValue::List(
+                items
+                    .iter()
+                    .map(|v| self.nested(v))
+                    .collect::<Result<_, _>>()?,
+            )),
             scalar => self.literal(scalar),
         }
     }
@@ -236,10 +250,10 @@ impl Dtype {
             if item.get("gen").is_some() {
                 match generate(item)? {
                     Generated::Ints(values) => {
-                        out.extend(values.into_iter().map(|v| self.from_int(i128::from(v))))
+                        out.extend(values.into_iter().map(|v| self.store_int(i128::from(v))))
                     }
                     Generated::Floats(values) => {
-                        out.extend(values.into_iter().map(|v| self.from_float(v)))
+                        out.extend(values.into_iter().map(|v| self.store_float(v)))
                     }
                 }
             } else {
@@ -253,7 +267,10 @@ impl Dtype {
 /// Flat values cut into nested lists of `shape` (row-major, like `reshape(...).tolist()`).
 fn reshape(values: Vec<PyValue>, shape: &[usize]) -> PyValue {
     match shape {
-        [] => values.into_iter().next().unwrap_or(PyValue::List(Vec::new())),
+        [] => values
+            .into_iter()
+            .next()
+            .unwrap_or(PyValue::List(Vec::new())),
         [_] => PyValue::List(values),
         [rows, inner @ ..] => {
             let width: usize = inner.iter().product();
@@ -270,7 +287,9 @@ pub fn feature_value(feature: &Json) -> Result<PyValue, String> {
     if let Some(rows) = feature.get("ragged") {
         return dtype.nested(rows);
     }
-    let dense = feature.get("dense").ok_or("a feature needs 'dense' or 'ragged'")?;
+    let dense = feature
+        .get("dense")
+        .ok_or("a feature needs 'dense' or 'ragged'")?;
     if dense.get("values").is_none() {
         return dtype.nested(dense);
     }
@@ -285,10 +304,19 @@ pub fn feature_value(feature: &Json) -> Result<PyValue, String> {
     let known: i128 = dims.iter().filter(|&&d| d >= 0).product();
     let dims: Vec<usize> = dims
         .iter()
-        .map(|&d| if d < 0 { values.len() / (known.max(1) as usize) } else { d as usize })
+        .map(|&d| {
+            if d < 0 {
+                values.len() / (known.max(1) as usize)
+            } else {
+                d as usize
+            }
+        })
         .collect();
     if dims.iter().product::<usize>() != values.len() {
-        return Err(format!("cannot reshape {} values into {dims:?}", values.len()));
+        return Err(format!(
+            "cannot reshape {} values into {dims:?}",
+            values.len()
+        ));
     }
     Ok(reshape(values, &dims))
 }
@@ -297,7 +325,10 @@ pub fn feature_value(feature: &Json) -> Result<PyValue, String> {
 /// position and takes the last value, as a Python dict does).
 pub fn batch(features: &Json) -> Result<Batch, String> {
     let mut out: Batch = Vec::new();
-    for feature in features.as_array().ok_or("a batch must be a list of features")? {
+    for feature in features
+        .as_array()
+        .ok_or("a batch must be a list of features")?
+    {
         let name = str_or(feature, "name", "")?.to_string();
         let value = feature_value(feature)?;
         match out.iter_mut().find(|(n, _)| *n == name) {
@@ -335,15 +366,20 @@ mod tests {
 
     #[test]
     fn generators() {
-        let spec = Json::parse(r#"[{"gen":"slot_range","slot":2,"start":"0xffffffffffff","count":2},1]"#);
-        assert_eq!(fids(&spec.unwrap()).unwrap(), [(2 << 48) | 0xFFFF_FFFF_FFFF, 2 << 48, 1]);
+        let spec =
+            Json::parse(r#"[{"gen":"slot_range","slot":2,"start":"0xffffffffffff","count":2},1]"#);
+        assert_eq!(
+            fids(&spec.unwrap()).unwrap(),
+            [(2 << 48) | 0xFFFF_FFFF_FFFF, 2 << 48, 1]
+        );
         let spec = Json::parse(r#"[{"gen":"range","start":-1,"count":2,"step":1}]"#).unwrap();
         assert_eq!(fids(&spec).unwrap(), [u64::MAX, 0]);
     }
 
     #[test]
     fn dense_values_reshaped() {
-        let feature = Json::parse(r#"{"dense":{"values":[{"gen":"range","count":4}],"shape":[2,2]}}"#);
+        let feature =
+            Json::parse(r#"{"dense":{"values":[{"gen":"range","count":4}],"shape":[2,2]}}"#);
         let int = |n| PyValue::Int(n);
         let want = PyValue::List(vec![
             PyValue::List(vec![int(0), int(1)]),

@@ -71,7 +71,12 @@ impl Json {
 
     /// Parses one JSON text (surrounding whitespace allowed, nothing else after it).
     pub fn parse(text: &str) -> Result<Json, String> {
-        let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0, depth: 0 };
+        let mut parser = Parser {
+            bytes: text.as_bytes(),
+            text,
+            pos: 0,
+            depth: 0,
+        };
         parser.skip_ws();
         let value = parser.value()?;
         parser.skip_ws();
@@ -283,7 +288,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let hex = self.text.get(self.pos..self.pos + 4).ok_or_else(|| self.error("bad escape"))?;
+        let hex = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("bad escape"))?;
         let value = u32::from_str_radix(hex, 16).map_err(|_| self.error("bad escape"))?;
         self.pos += 4;
         Ok(value)
@@ -354,7 +362,10 @@ mod tests {
     fn round_trip_keeps_order_numbers_and_unicode() {
         let text = r#"{"type":"step","seq":3,"n":18446744073709551615,"f":-0.5e3,"s":"a\"b\\c\n\u00e9😀","l":[true,false,null,[]],"o":{}}"#;
         let value = Json::parse(text).unwrap();
-        assert_eq!(value.get("n"), Some(&Json::Number("18446744073709551615".into())));
+        assert_eq!(
+            value.get("n"),
+            Some(&Json::Number("18446744073709551615".into()))
+        );
         assert_eq!(value.get("s").and_then(Json::as_str), Some("a\"b\\c\né😀"));
         assert_eq!(value.to_json(), text.replace("\\u00e9", "é"));
         assert_eq!(Json::parse(&value.to_json()).unwrap(), value);
@@ -369,7 +380,18 @@ mod tests {
 
     #[test]
     fn rejects_what_rfc_8259_rejects() {
-        for bad in ["", "{", "[1,]", "01", "NaN", "\"a", "{\"a\" 1}", "1 2", "-", "1."] {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "01",
+            "NaN",
+            "\"a",
+            "{\"a\" 1}",
+            "1 2",
+            "-",
+            "1.",
+        ] {
             assert!(Json::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }

@@ -24,7 +24,10 @@ fn main() -> io::Result<()> {
     let mut out = io::stdout().lock();
     for line in io::stdin().lock().split(b'\n') {
         let line = line?;
-        let reply = match std::str::from_utf8(&line).map_err(|e| e.to_string()).and_then(|t| Json::parse(t)) {
+        let request = std::str::from_utf8(&line)
+            .map_err(|e| e.to_string())
+            .and_then(Json::parse);
+        let reply = match request {
             Ok(request @ Json::Object(_)) => match server.handle(&request) {
                 Some(reply) => reply,
                 None => break, // bye

@@ -46,7 +46,11 @@ impl Server {
             "setup" => match self.setup(request) {
                 Err(SetupError::NotApplicable(reason)) => {
                     self.world = None;
-                    return Some(reply("not_applicable", &seq, [("reason", Json::str(reason))]));
+                    return Some(reply(
+                        "not_applicable",
+                        &seq,
+                        [("reason", Json::str(reason))],
+                    ));
                 }
                 Err(SetupError::Testee(message)) => {
                     self.world = None; // leave nothing half-built behind
@@ -72,7 +76,9 @@ impl Server {
 
     fn setup(&mut self, request: &Json) -> Result<(), SetupError> {
         self.world = None;
-        let scenario = request.get("scenario").ok_or("setup without a scenario".to_string())?;
+        let scenario = request
+            .get("scenario")
+            .ok_or("setup without a scenario".to_string())?;
         let files_dir = request.get("files_dir").and_then(Json::as_str);
         let files_dir = files_dir.ok_or("setup without files_dir".to_string())?;
         self.world = Some(worlds::build(scenario, files_dir, self.events.clone())?);
@@ -82,7 +88,10 @@ impl Server {
     fn step(&mut self, request: &Json) -> Result<(), String> {
         let world = self.world.as_mut().ok_or("step before setup")?;
         let step = request.get("step").ok_or("step without a step")?;
-        let op = step.get("op").and_then(Json::as_str).ok_or("step without an op")?;
+        let op = step
+            .get("op")
+            .and_then(Json::as_str)
+            .ok_or("step without an op")?;
         let count = inputs::int_or(step, "count", 1)?;
         for _ in 0..count {
             let done = if op == "advance" {
@@ -106,8 +115,10 @@ impl Server {
 
 fn hello(seq: &Json) -> Json {
     let families = worlds::FAMILIES.iter().map(|f| Json::str(*f)).collect();
-    let capabilities =
-        Json::object([("families", Json::Array(families)), ("virtual_clock", Json::Bool(true))]);
+    let capabilities = Json::object([
+        ("families", Json::Array(families)),
+        ("virtual_clock", Json::Bool(true)),
+    ]);
     reply(
         "hello",
         seq,

@@ -16,7 +16,11 @@ pub const ACTION_ENUM: &str = "monolith.ControllerHooksProto.Action";
 pub const UNKNOWN: i128 = 0;
 pub const TRIGGER_SAVE: i128 = 1;
 pub const STOP: i128 = 2;
-const ACTIONS: [(&str, i128); 3] = [("UNKNOWN", UNKNOWN), ("TRIGGER_SAVE", TRIGGER_SAVE), ("STOP", STOP)];
+const ACTIONS: [(&str, i128); 3] = [
+    ("UNKNOWN", UNKNOWN),
+    ("TRIGGER_SAVE", TRIGGER_SAVE),
+    ("STOP", STOP),
+];
 
 /// `text_format.ParseError`: `str()` of it is `"<line>:<column> : <message>"`.
 #[derive(Debug, PartialEq)]
@@ -181,7 +185,9 @@ impl Tokenizer {
         };
         let c = at(start)?;
         if c.is_ascii_alphabetic() || c == '_' {
-            return Some(run(start + 1, |c| c.is_ascii_alphanumeric() || "_+-".contains(c)));
+            return Some(run(start + 1, |c| {
+                c.is_ascii_alphanumeric() || "_+-".contains(c)
+            }));
         }
         let number_tail = |c: char| c.is_ascii_alphanumeric() || "_.+-".contains(c);
         if c.is_ascii_digit() || c == '+' || c == '-' {
@@ -196,7 +202,11 @@ impl Tokenizer {
                 if d == c {
                     return Some(i + 1);
                 }
-                i += if d == '\\' && at(i + 1).is_some() { 2 } else { 1 };
+                i += if d == '\\' && at(i + 1).is_some() {
+                    2
+                } else {
+                    1
+                };
             }
             return Some(i);
         }
@@ -221,7 +231,10 @@ impl Tokenizer {
     }
 
     fn consume_identifier(&mut self) -> Result<String, ParseError> {
-        let ok = self.token.first().is_some_and(|&c| is_word(c) && !c.is_numeric());
+        let ok = self
+            .token
+            .first()
+            .is_some_and(|&c| is_word(c) && !c.is_numeric());
         if !ok {
             return Err(self.error("Expected identifier.".to_string()));
         }
@@ -301,8 +314,15 @@ fn python_int(text: &str) -> Option<i128> {
         _ => (10, lower.as_str()),
     };
     // After a prefix one leading underscore is allowed ("0x_1f").
-    let digits = if radix != 10 { digits.strip_prefix('_').unwrap_or(digits) } else { digits };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__")
+    let digits = if radix != 10 {
+        digits.strip_prefix('_').unwrap_or(digits)
+    } else {
+        digits
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
     {
         return None;
     }
@@ -327,9 +347,18 @@ mod tests {
 
     #[test]
     fn actions() {
-        assert_eq!(parse_controller_hooks_proto("action: TRIGGER_SAVE"), Ok(TRIGGER_SAVE));
-        assert_eq!(parse_controller_hooks_proto("# c\naction: STOP # now\n"), Ok(STOP));
-        assert_eq!(parse_controller_hooks_proto("action: TRIGGER_SAVE\r\n"), Ok(TRIGGER_SAVE));
+        assert_eq!(
+            parse_controller_hooks_proto("action: TRIGGER_SAVE"),
+            Ok(TRIGGER_SAVE)
+        );
+        assert_eq!(
+            parse_controller_hooks_proto("# c\naction: STOP # now\n"),
+            Ok(STOP)
+        );
+        assert_eq!(
+            parse_controller_hooks_proto("action: TRIGGER_SAVE\r\n"),
+            Ok(TRIGGER_SAVE)
+        );
         assert_eq!(parse_controller_hooks_proto("action: 0x2;"), Ok(STOP));
         assert_eq!(parse_controller_hooks_proto(""), Ok(UNKNOWN));
     }
@@ -356,7 +385,10 @@ mod tests {
             error("\u{feff}action: TRIGGER_SAVE"),
             "1:1 : '\u{feff}action: TRIGGER_SAVE': Expected identifier or number, got \u{feff}."
         );
-        assert_eq!(error("action TRIGGER_SAVE"), "1:8 : 'action TRIGGER_SAVE': Expected \":\".");
+        assert_eq!(
+            error("action TRIGGER_SAVE"),
+            "1:8 : 'action TRIGGER_SAVE': Expected \":\"."
+        );
         assert_eq!(
             error("action:"),
             "1:8 : '': Enum type \"monolith.ControllerHooksProto.Action\" has no value named ."

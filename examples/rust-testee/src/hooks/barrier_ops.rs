@@ -18,7 +18,11 @@ pub struct BarrierOp {
 
 impl BarrierOp {
     pub fn new(capacity: usize, callbacks: Vec<BarrierCallback>) -> BarrierOp {
-        BarrierOp { flags: vec![false; capacity], action: String::new(), callbacks }
+        BarrierOp {
+            flags: vec![false; capacity],
+            action: String::new(),
+            callbacks,
+        }
     }
 
     pub fn capacity(&self) -> usize {
@@ -34,7 +38,10 @@ impl BarrierOp {
         if self.is_barrier_placed() {
             return Err(PyError::with_message("BarrierAlreadyPlacedError", ""));
         }
-        let placed = self.flags.first_mut().ok_or_else(|| PyError::new("IndexError"))?;
+        let placed = self
+            .flags
+            .first_mut()
+            .ok_or_else(|| PyError::new("IndexError"))?;
         *placed = true;
         self.action = action.to_string();
         for callback in &mut self.callbacks {

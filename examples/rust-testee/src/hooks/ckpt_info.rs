@@ -29,7 +29,11 @@ pub struct HashTable {
 
 impl HashTable {
     pub fn new(device: impl Into<String>) -> HashTable {
-        HashTable { device: device.into(), ids: Vec::new(), seen: HashSet::new() }
+        HashTable {
+            device: device.into(),
+            ids: Vec::new(),
+            seen: HashSet::new(),
+        }
     }
 
     /// Inserts or overwrites entries: a fid already present stays one entry.
@@ -72,7 +76,10 @@ impl FidSlotCountSaverListener {
         }
         let mut device_to_tables: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, table) in tables.iter().enumerate() {
-            match device_to_tables.iter_mut().find(|(d, _)| *d == table.device) {
+            match device_to_tables
+                .iter_mut()
+                .find(|(d, _)| *d == table.device)
+            {
                 Some((_, group)) => group.push(i),
                 None => device_to_tables.push((table.device.clone(), vec![i])),
             }

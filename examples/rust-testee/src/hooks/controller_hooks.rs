@@ -57,7 +57,10 @@ impl ControllerHook {
     /// `num_ps` only decides where the control variable lives (`/job:ps/task:0` with
     /// parameter servers), which changes nothing observable, so it is not taken here.
     pub fn new(barrier_op: Option<BarrierOp>, trigger_save: Option<Box<dyn FnMut()>>) -> Self {
-        ControllerHook { barrier_op, trigger_save }
+        ControllerHook {
+            barrier_op,
+            trigger_save,
+        }
     }
 
     /// `after_run` with the control variable as this run fetched it.

@@ -37,7 +37,9 @@ pub fn to_example_batch(batch: &Batch) -> Result<Vec<u8>, PyError> {
     let mut batch_size = 0;
     for (name, value) in batch {
         // `value.tolist()`: a scalar has no rows to iterate.
-        let PyValue::List(rows) = value else { return Err(PyError::new("TypeError")) };
+        let PyValue::List(rows) = value else {
+            return Err(PyError::new("TypeError"));
+        };
         let mut named_feature_list = Vec::new();
         if !name.is_empty() {
             proto::put_bytes(&mut named_feature_list, 1, name.as_bytes()); // name
@@ -47,7 +49,7 @@ pub fn to_example_batch(batch: &Batch) -> Result<Vec<u8>, PyError> {
         }
         // type = INDIVIDUAL (0) and id = 0 are proto3 defaults: not written.
         proto::put_bytes(&mut out, 1, &named_feature_list); // named_feature_list
-        // Quirk batch-size-last-key: set for every key in turn, the last one wins.
+                                                            // Quirk batch-size-last-key: set for every key in turn, the last one wins.
         batch_size = rows.len();
     }
     if batch_size != 0 {
@@ -61,7 +63,9 @@ pub fn to_example_batch(batch: &Batch) -> Result<Vec<u8>, PyError> {
 /// for an empty row (quirk empty-row-fid-list).
 fn feature(row: &PyValue) -> Result<Vec<u8>, PyError> {
     // `len(row)` of a scalar row: quirk scalar-rows-typeerror.
-    let PyValue::List(values) = row else { return Err(PyError::new("TypeError")) };
+    let PyValue::List(values) = row else {
+        return Err(PyError::new("TypeError"));
+    };
     let mut list = Vec::new();
     let mut out = Vec::new();
     if let Some(PyValue::Float(_)) = values.first() {
@@ -116,7 +120,14 @@ impl FeatureEngineeringSaveHook {
         uuid_fn: Box<dyn FnMut() -> String>,
         events: Events,
     ) -> Self {
-        FeatureEngineeringSaveHook { config, cap, uuid_fn, events, batch_list: Vec::new(), steps: 0 }
+        FeatureEngineeringSaveHook {
+            config,
+            cap,
+            uuid_fn,
+            events,
+            batch_list: Vec::new(),
+            steps: 0,
+        }
     }
 
     pub fn begin(&mut self) {
@@ -179,8 +190,14 @@ mod tests {
     fn example_batch_wire_layout() {
         let int = PyValue::Int;
         let batch: Batch = vec![
-            ("f".into(), PyValue::List(vec![PyValue::List(vec![int(1)]), PyValue::List(vec![])])),
-            ("".into(), PyValue::List(vec![PyValue::List(vec![PyValue::Float(0.5)])])),
+            (
+                "f".into(),
+                PyValue::List(vec![PyValue::List(vec![int(1)]), PyValue::List(vec![])]),
+            ),
+            (
+                "".into(),
+                PyValue::List(vec![PyValue::List(vec![PyValue::Float(0.5)])]),
+            ),
         ];
         let bytes = to_example_batch(&batch).unwrap();
         #[rustfmt::skip]
@@ -195,7 +212,10 @@ mod tests {
 
     #[test]
     fn negative_fids_and_scalar_rows_raise() {
-        let batch: Batch = vec![("f".into(), PyValue::List(vec![PyValue::List(vec![PyValue::Int(-1)])]))];
+        let batch: Batch = vec![(
+            "f".into(),
+            PyValue::List(vec![PyValue::List(vec![PyValue::Int(-1)])]),
+        )];
         assert_eq!(to_example_batch(&batch).unwrap_err().kind, "ValueError");
         let batch: Batch = vec![("f".into(), PyValue::List(vec![PyValue::Int(1)]))];
         assert_eq!(to_example_batch(&batch).unwrap_err().kind, "TypeError");

@@ -35,7 +35,10 @@ pub struct CheckpointSaver<S: ?Sized> {
 
 impl<S: ?Sized> CheckpointSaver<S> {
     pub fn new(listeners: Vec<Box<dyn CheckpointSaverListener<S>>>) -> Self {
-        CheckpointSaver { listeners, begun: false }
+        CheckpointSaver {
+            listeners,
+            begun: false,
+        }
     }
 
     pub fn listener(&mut self, index: usize) -> Option<&mut dyn CheckpointSaverListener<S>> {
@@ -51,11 +54,17 @@ impl<S: ?Sized> CheckpointSaver<S> {
         if !self.begun {
             self.begin()?;
         }
-        self.listeners.iter_mut().try_for_each(|l| l.before_save(session, global_step))?;
-        self.listeners.iter_mut().try_for_each(|l| l.after_save(session, global_step))
+        self.listeners
+            .iter_mut()
+            .try_for_each(|l| l.before_save(session, global_step))?;
+        self.listeners
+            .iter_mut()
+            .try_for_each(|l| l.after_save(session, global_step))
     }
 
     pub fn end(&mut self, session: &S, global_step: i128) -> Result<(), PyError> {
-        self.listeners.iter_mut().try_for_each(|l| l.end(session, global_step))
+        self.listeners
+            .iter_mut()
+            .try_for_each(|l| l.end(session, global_step))
     }
 }

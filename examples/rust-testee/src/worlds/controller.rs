@@ -70,11 +70,16 @@ impl Threads for Chief {
 
     fn waiting(&self) -> Vec<(usize, Wait, bool)> {
         let closed = self.query.as_ref().is_some_and(QueryActionHook::is_closed);
-        self.query_wait.iter().map(|w| (QUERY_THREAD, *w, closed)).collect()
+        self.query_wait
+            .iter()
+            .map(|w| (QUERY_THREAD, *w, closed))
+            .collect()
     }
 
     fn resume(&mut self, _id: usize) {
-        let Some(mut query) = self.query.take() else { return };
+        let Some(mut query) = self.query.take() else {
+            return;
+        };
         let next = query.on_turn(self);
         self.query = Some(query);
         self.query_wait = match next {
@@ -124,7 +129,9 @@ impl ControllerWorld {
         let trigger_save: Option<Box<dyn FnMut()>> =
             if inputs::bool_or(config, "trigger_save", true)? {
                 let events = events.clone();
-                Some(Box::new(move || events.emit(Json::object([("event", Json::str("trigger_save"))]))))
+                Some(Box::new(move || {
+                    events.emit(Json::object([("event", Json::str("trigger_save"))]))
+                }))
             } else {
                 None
             };
@@ -145,12 +152,19 @@ impl ControllerWorld {
             query,
             query_wait: None,
         };
-        let mut world =
-            ControllerWorld { chief, controller, stop_helper, should_stop: false, closed: false };
+        let mut world = ControllerWorld {
+            chief,
+            controller,
+            stop_helper,
+            should_stop: false,
+            closed: false,
+        };
         // The monitored session's constructor: `begin` (no-ops here), then
         // `after_create_session`, which starts the query thread.
         if let Some(query) = &world.chief.query {
-            let Next::Wait(seconds) = query.start() else { unreachable!() };
+            let Next::Wait(seconds) = query.start() else {
+                unreachable!()
+            };
             world.chief.query_wait = Some(world.chief.clock.wait(Some(seconds)));
             clock::yield_turn(&mut world.chief).map_err(|e| SetupError::Testee(e.to_string()))?;
         }
@@ -173,8 +187,13 @@ impl ControllerWorld {
             other => return Err(StepError::Testee(format!("unknown fetch {other:?}"))),
         }
         let (stop, trigger_save) = (self.chief.stop, self.chief.trigger_save);
-        self.controller.after_run(&mut self.chief, stop, trigger_save)?;
-        if self.stop_helper.as_ref().is_some_and(StopHelper::stop_requested) {
+        self.controller
+            .after_run(&mut self.chief, stop, trigger_save)?;
+        if self
+            .stop_helper
+            .as_ref()
+            .is_some_and(StopHelper::stop_requested)
+        {
             self.should_stop = true; // the stop hook's request_stop
         }
         Ok(())

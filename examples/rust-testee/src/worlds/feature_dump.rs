@@ -34,16 +34,25 @@ pub struct FeatureDumpWorld {
 
 impl FeatureDumpWorld {
     pub fn new(config: &Json, model_dir: String, events: Events) -> Result<Self, String> {
-        let dataset =
-            inputs::list(config, "batches")?.iter().map(inputs::batch).collect::<Result<_, _>>()?;
+        let dataset = inputs::list(config, "batches")?
+            .iter()
+            .map(inputs::batch)
+            .collect::<Result<_, _>>()?;
         let uuids: Vec<String> = inputs::list(config, "uuids")?
             .iter()
-            .map(|u| u.as_str().map(str::to_string).ok_or("uuids: expected strings"))
+            .map(|u| {
+                u.as_str()
+                    .map(str::to_string)
+                    .ok_or("uuids: expected strings")
+            })
             .collect::<Result<_, _>>()?;
         let mut k = 0;
         let uuid_fn = Box::new(move || {
             k += 1;
-            uuids.get(k - 1).cloned().unwrap_or_else(|| default_uuid(k - 1))
+            uuids
+                .get(k - 1)
+                .cloned()
+                .unwrap_or_else(|| default_uuid(k - 1))
         });
         let run_config = RunConfig {
             model_dir,
@@ -53,12 +62,21 @@ impl FeatureDumpWorld {
         let cap = inputs::int_or(config, "cap", 100)?;
         let mut hook = FeatureEngineeringSaveHook::new(run_config, cap, uuid_fn, events.clone());
         hook.begin(); // the monitored session's constructor begins its hooks
-        Ok(FeatureDumpWorld { dataset, position: 0, hook, closed: false, events })
+        Ok(FeatureDumpWorld {
+            dataset,
+            position: 0,
+            hook,
+            closed: false,
+            events,
+        })
     }
 
     /// `IteratorGetNext`.
     fn next_element(&mut self) -> Result<Batch, PyError> {
-        let element = self.dataset.get(self.position).ok_or(PyError::new("OutOfRangeError"))?;
+        let element = self
+            .dataset
+            .get(self.position)
+            .ok_or(PyError::new("OutOfRangeError"))?;
         self.position += 1;
         Ok(element.clone())
     }
@@ -71,7 +89,11 @@ impl FeatureDumpWorld {
             return Err(PyError::new("AttributeError")); // TF dropped its session object
         }
         let hook_fetches = self.hook.before_run();
-        let consumed = if fetch == "train_op" { Some(self.next_element()?) } else { None };
+        let consumed = if fetch == "train_op" {
+            Some(self.next_element()?)
+        } else {
+            None
+        };
         let for_hook = match (hook_fetches, consumed) {
             (false, _) => None,
             (true, Some(element)) => Some(element),
@@ -83,7 +105,11 @@ impl FeatureDumpWorld {
     /// Leaves the session's `with` block: `end` on a normal close (an exception from it
     /// propagates), then the session is closed; closing it twice raises `RuntimeError`.
     fn close(&mut self, ended_normally: bool) -> Result<(), PyError> {
-        let ended = if ended_normally { self.hook.end() } else { Ok(()) };
+        let ended = if ended_normally {
+            self.hook.end()
+        } else {
+            Ok(())
+        };
         if self.closed {
             return Err(PyError::new("RuntimeError")); // raised in `finally`: replaces any
         }
@@ -96,7 +122,10 @@ impl super::World for FeatureDumpWorld {
     fn step(&mut self, op: &str, step: &Json) -> Result<(), StepError> {
         match op {
             "run" => {
-                let fetch = step.get("fetch").and_then(Json::as_str).unwrap_or("train_op");
+                let fetch = step
+                    .get("fetch")
+                    .and_then(Json::as_str)
+                    .unwrap_or("train_op");
                 if fetch != "train_op" && fetch != "dummy" {
                     return Err(StepError::Testee(format!("unknown fetch {fetch:?}")));
                 }

@@ -55,11 +55,21 @@ impl HookUtilsWorld {
         let default = Json::Array(vec![Json::str("before"), Json::str("after")]);
         let kinds = config.get("listeners").unwrap_or(&default);
         let mut listeners = Vec::new();
-        for (index, kind) in kinds.as_array().ok_or("listeners: expected a list")?.iter().enumerate() {
-            let recorder = Box::new(RecordingListener { index, events: events.clone() });
+        for (index, kind) in kinds
+            .as_array()
+            .ok_or("listeners: expected a list")?
+            .iter()
+            .enumerate()
+        {
+            let recorder = Box::new(RecordingListener {
+                index,
+                events: events.clone(),
+            });
             listeners.push(wrap(kind.as_str().unwrap_or(""), recorder)?);
         }
-        Ok(HookUtilsWorld { saver: CheckpointSaver::new(listeners) })
+        Ok(HookUtilsWorld {
+            saver: CheckpointSaver::new(listeners),
+        })
     }
 }
 

@@ -24,7 +24,11 @@ pub trait World {
 }
 
 /// Builds the family's world and creates its session (`begin`, `after_create_session`).
-pub fn build(scenario: &Json, files_dir: &str, events: Events) -> Result<Box<dyn World>, SetupError> {
+pub fn build(
+    scenario: &Json,
+    files_dir: &str,
+    events: Events,
+) -> Result<Box<dyn World>, SetupError> {
     let family = scenario.get("family").and_then(Json::as_str).unwrap_or("");
     let empty = Json::Object(Vec::new());
     let config = scenario.get("config").unwrap_or(&empty);
@@ -32,9 +36,15 @@ pub fn build(scenario: &Json, files_dir: &str, events: Events) -> Result<Box<dyn
     Ok(match family {
         "hook_utils" => Box::new(hook_utils::HookUtilsWorld::new(config, events)?),
         "slot_count" => Box::new(slot_count::SlotCountWorld::new(config, model_dir)?),
-        "feature_dump" => Box::new(feature_dump::FeatureDumpWorld::new(config, model_dir, events)?),
+        "feature_dump" => Box::new(feature_dump::FeatureDumpWorld::new(
+            config, model_dir, events,
+        )?),
         "controller" => Box::new(controller::ControllerWorld::new(config, model_dir, events)?),
-        other => return Err(SetupError::Testee(format!("family {other:?} is not served"))),
+        other => {
+            return Err(SetupError::Testee(format!(
+                "family {other:?} is not served"
+            )))
+        }
     })
 }
 
@@ -47,7 +57,11 @@ fn unknown_op(op: &str) -> StepError {
 /// `os.path.normpath(os.path.join(files_dir, config.model_dir))`.
 fn model_dir(files_dir: &str, config: &Json) -> Result<String, String> {
     let relative = crate::inputs::str_or(config, "model_dir", ".")?;
-    let joined = if relative.starts_with('/') { relative.to_string() } else { format!("{files_dir}/{relative}") };
+    let joined = if relative.starts_with('/') {
+        relative.to_string()
+    } else {
+        format!("{files_dir}/{relative}")
+    };
     Ok(normpath(&joined))
 }
 
@@ -80,7 +94,10 @@ mod tests {
     #[test]
     fn normpath_like_python() {
         assert_eq!(normpath("/tmp/x/files/."), "/tmp/x/files");
-        assert_eq!(normpath("/tmp/x/files/jobs/a/../b//model/"), "/tmp/x/files/jobs/b/model");
+        assert_eq!(
+            normpath("/tmp/x/files/jobs/a/../b//model/"),
+            "/tmp/x/files/jobs/b/model"
+        );
         assert_eq!(normpath("/../a"), "/a");
         assert_eq!(normpath("a/../.."), "..");
     }

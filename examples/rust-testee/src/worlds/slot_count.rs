@@ -53,8 +53,12 @@ impl super::World for SlotCountWorld {
                 let index = inputs::int_or(step, "table", 0).map_err(StepError::Testee)?;
                 let fids = inputs::fids(step.get("fids").unwrap_or(&Json::Null))
                     .map_err(StepError::Testee)?;
-                let table = usize::try_from(index).ok().and_then(|i| self.tables.get_mut(i));
-                table.ok_or(StepError::Testee(format!("no table {index}")))?.assign(&fids);
+                let table = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| self.tables.get_mut(i));
+                table
+                    .ok_or(StepError::Testee(format!("no table {index}")))?
+                    .assign(&fids);
             }
             "save" => {
                 let global_step = inputs::parse_int(step.get("global_step").unwrap_or(&Json::Null))
