@@ -1,16 +1,19 @@
-"""Nox sessions (Python 3.11). ``nox`` runs them all: lint, protos, tests, parity, tf.
+"""Nox sessions (Python 3.11). ``nox`` runs them all: lint, protos, tests, parity, tf, rust.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
-installs TensorFlow.
+installs TensorFlow; ``rust`` needs ``cargo`` on PATH (it skips, saying so, without).
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "protos", "tests", "parity", "tf"]
+nox.options.sessions = ["lint", "protos", "tests", "parity", "tf", "rust"]
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
@@ -86,6 +89,45 @@ def tf(session: nox.Session) -> None:
         "--impl=tf",
         "--html=out/parity-matrix.html",
         "--junit=out/parity-matrix-junit.xml",
+    )
+
+
+RUST_TESTEE = Path("examples/rust-testee")
+
+
+@nox.session(python=PYTHON)
+def rust(session: nox.Session) -> None:
+    """The Rust example testee (examples/rust-testee/, the template of a Rust port): built
+    offline without warnings, its unit tests, then the corpus against it
+    (out/parity-rust.html). Its not-applicable scenarios are reported as skipped."""
+    if shutil.which("cargo") is None:
+        session.skip("cargo not found: the Rust example testee is not built")
+    session.install("-e", ".[test]")
+    manifest = str(RUST_TESTEE / "Cargo.toml")
+    # One RUSTFLAGS for both commands, so they share the build cache.
+    cargo_env = {"RUSTFLAGS": "-D warnings"}
+    session.run(
+        "cargo",
+        "build",
+        "--release",
+        "--offline",
+        "--manifest-path",
+        manifest,
+        external=True,
+        env=cargo_env,
+    )
+    session.run(
+        "cargo", "test", "--offline", "--manifest-path", manifest, external=True, env=cargo_env
+    )
+    binary = (RUST_TESTEE / "target" / "release" / "monolith-testee").resolve()
+    session.run(
+        "pytest",
+        "tests/test_parity.py",
+        f"--impl={binary}",
+        f"--deviations={RUST_TESTEE / 'deviations.json'}",
+        "--parity-html=out/parity-rust.html",
+        "--parity-junit=out/parity-rust-junit.xml",
+        *session.posargs,
     )
 
 
