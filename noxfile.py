@@ -1,4 +1,5 @@
-"""Nox sessions (Python 3.11). ``nox`` runs them all: lint, protos, tests, parity, tf, rust.
+"""Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, parity, tf, original
+(skipped, saying so, without a Monolith checkout) and rust.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
@@ -7,13 +8,14 @@ installs TensorFlow; ``rust`` needs ``cargo`` on PATH (it skips, saying so, with
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "protos", "tests", "parity", "tf", "rust"]
+nox.options.sessions = ["lint", "protos", "tests", "parity", "tf", "original", "rust"]
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
@@ -129,6 +131,58 @@ def rust(session: nox.Session) -> None:
         "--parity-junit=out/parity-rust-junit.xml",
         *session.posargs,
     )
+
+
+def _monolith_args(posargs: list[str]) -> tuple[list[str], list[str]]:
+    """(--monolith / --monolith-commit options, the rest) from the session's posargs,
+    falling back to $MONOLITH_CHECKOUT / $MONOLITH_COMMIT."""
+    mine, rest, args = [], [], list(posargs)
+    while args:
+        arg = args.pop(0)
+        if arg in ("--monolith", "--monolith-commit") and args:
+            mine += [arg, args.pop(0)]
+        elif arg.startswith(("--monolith=", "--monolith-commit=")):
+            mine.append(arg)
+        else:
+            rest.append(arg)
+    named = any(a.startswith("--monolith") and "commit" not in a for a in mine)
+    if not named and os.environ.get("MONOLITH_CHECKOUT"):
+        mine += ["--monolith", os.environ["MONOLITH_CHECKOUT"]]
+        if os.environ.get("MONOLITH_COMMIT"):
+            mine += ["--monolith-commit", os.environ["MONOLITH_COMMIT"]]
+    return mine, rest
+
+
+@nox.session(python=PYTHON)
+def original(session: nox.Session) -> None:
+    """The corpus on the ORIGINAL Monolith hooks (``-- --monolith DIR [--monolith-commit
+    C]``, or $MONOLITH_CHECKOUT), then the reference-and-original matrix. Skipped, before
+    installing anything, when no checkout is named (CI has none)."""
+    monolith, rest = _monolith_args(session.posargs)
+    if not monolith:
+        session.skip("no Monolith checkout: pass -- --monolith DIR (or set $MONOLITH_CHECKOUT)")
+    session.install("-e", ".[test,tf]")
+    session.run(
+        "pytest",
+        "tests/test_parity.py",
+        "--impl=original",
+        *monolith,
+        "--parity-html=out/parity-original.html",
+        "--parity-junit=out/parity-original-junit.xml",
+        *rest,
+    )
+    session.run("python", "-m", "harness", *monolith, "verify")
+
+
+@nox.session(python=PYTHON)
+def certify(session: nox.Session) -> None:
+    """Run the corpus on the original hooks and rewrite golden/CERTIFICATE.json
+    (``-- --monolith DIR [--monolith-commit C] [--repeat N]``)."""
+    monolith, rest = _monolith_args(session.posargs)
+    if not monolith:
+        session.error("no Monolith checkout: pass -- --monolith DIR (or set $MONOLITH_CHECKOUT)")
+    session.install("-e", ".[test,tf]")
+    session.run("python", "-m", "harness", *monolith, "certify", *rest)
 
 
 @nox.session(python=PYTHON)

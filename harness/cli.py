@@ -1,17 +1,22 @@
-"""Command line: ``python -m harness run|regen|verify|list|dump|diff`` (``monolith-parity``)."""
+"""Command line: ``python -m harness SUBCOMMAND`` (``monolith-parity``).
+
+Subcommands: run, regen, verify, certify, list, dump, diff.
+"""
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import checklist, report
+from harness import certificate, checklist, report
 from harness.adapters.base import Implementation
+from harness.adapters.base import ImplementationFailure as CheckoutFailure
 from harness.artifacts import kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
@@ -21,7 +26,8 @@ from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 
 
 def make_implementation(spec: str, timeout: float = 30.0) -> Implementation:
-    """``reference`` (in process), ``tf`` (the TensorFlow tier), or a testee command line
+    """``reference`` (in process), ``tf`` (the TensorFlow tier), ``original`` (the original
+    Monolith modules of the checkout ``--monolith`` names), or a testee command line
     (``timeout``: seconds the testee has for each reply)."""
     if spec == "reference":
         from harness.adapters.inprocess import InProcessReference
@@ -31,6 +37,10 @@ def make_implementation(spec: str, timeout: float = 30.0) -> Implementation:
         from harness.adapters.tf_tier import TensorFlowTier
 
         return TensorFlowTier()
+    if spec == "original":
+        from harness.adapters.original_tier import OriginalTier
+
+        return OriginalTier()
     from harness.adapters.subprocess_testee import SubprocessTestee
 
     return SubprocessTestee(shlex.split(spec), timeout=timeout)
@@ -95,15 +105,56 @@ def cmd_regen(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    scenarios = load_all(args.fixtures)
     problems = verify_manifest(Path(args.golden))
     problems += [
-        f"{d}: golden output with no scenario"
-        for d in stale_dirs(load_all(args.fixtures), Path(args.golden))
+        f"{d}: golden output with no scenario" for d in stale_dirs(scenarios, Path(args.golden))
     ]
+    try:
+        certified = certificate.check(scenarios, Path(args.golden))
+    except certificate.CertificateError as e:
+        problems.append(str(e))
+    else:
+        problems += certified.lines()
+        print(f"certificate: {certified.summary()}")
     for p in problems:
         print(p)
     print("golden corpus consistent" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def cmd_certify(args: argparse.Namespace) -> int:
+    """Run the corpus on the original tier and write golden/CERTIFICATE.json."""
+    from harness.adapters.original_tier import OriginalTier
+
+    scenarios = load_all(args.fixtures)
+    golden = Path(args.golden)
+    problems = verify_manifest(golden)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print("error: golden/ does not match its manifest; not certifying it", file=sys.stderr)
+        return 2
+    impl = OriginalTier()
+    runs = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="certify-") as work:
+            for k in range(args.repeat):
+                runs.append(run_corpus(scenarios, impl, Path(work) / f"run{k}", golden))
+    finally:
+        impl.close()
+    upstream = {
+        "repository": "bytedance/monolith",
+        "commit": impl.checkout.commit,
+        "modules": impl.checkout.sha256,
+    }
+    built = certificate.build(scenarios, runs, golden, upstream)
+    path = certificate.write(built, golden)
+    for sid, entry in built["scenarios"].items():
+        if entry["status"] == certificate.DISAGREED:
+            print(f"{sid}: the original disagrees:\n{entry['explanation']}")
+    check = certificate.check(scenarios, golden)
+    print(f"wrote {path}: {check.summary()}")
+    return 0 if check.ok else 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -145,13 +196,20 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="monolith-parity", description=__doc__)
     p.add_argument("--fixtures", default=str(FIXTURES_DIR), help="scenario directory")
     p.add_argument("--golden", default=str(GOLDEN_DIR), help="golden directory")
+    p.add_argument(
+        "--monolith",
+        help="a Monolith checkout for the original tier: a work tree, or a git dir "
+        "(with --monolith-commit); sets $MONOLITH_CHECKOUT",
+    )
+    p.add_argument("--monolith-commit", help="the commit to read from a git dir --monolith")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run scenarios against an implementation")
     run.add_argument(
         "--impl",
         action="append",
-        help="'reference' (default), 'tf', or a testee command; repeat for a matrix",
+        help="'reference' (default), 'tf', 'original' (needs --monolith), or a testee "
+        "command; repeat for a matrix",
     )
     run.add_argument("-k", action="append", help="only scenarios matching (glob or substring)")
     run.add_argument("--deviations", help="the implementation's declared deviations (JSON)")
@@ -166,7 +224,18 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(fn=cmd_run)
 
     sub.add_parser("regen", help="rewrite golden/ from the reference").set_defaults(fn=cmd_regen)
-    sub.add_parser("verify", help="check golden/ against its manifest").set_defaults(fn=cmd_verify)
+    sub.add_parser(
+        "verify", help="check golden/ against its manifest and its certificate"
+    ).set_defaults(fn=cmd_verify)
+    certify = sub.add_parser(
+        "certify",
+        help="run the corpus on the original Monolith hooks (--monolith DIR) and write "
+        "golden/CERTIFICATE.json",
+    )
+    certify.add_argument(
+        "--repeat", type=int, default=1, help="run the corpus this many times (races show)"
+    )
+    certify.set_defaults(fn=cmd_certify)
     sub.add_parser("list", help="list scenarios").set_defaults(fn=cmd_list)
 
     dump = sub.add_parser("dump", help="show an artifact in readable form")
@@ -184,8 +253,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.monolith:
+        os.environ["MONOLITH_CHECKOUT"] = args.monolith
+    if args.monolith_commit:
+        os.environ["MONOLITH_COMMIT"] = args.monolith_commit
     try:
         return args.fn(args)
-    except (ScenarioError, GoldenError, DeviationError, OSError) as e:
+    except (ScenarioError, GoldenError, DeviationError, OSError, CheckoutFailure) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

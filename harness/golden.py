@@ -25,6 +25,10 @@ from harness.scenario import Scenario
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 MANIFEST = "MANIFEST.json"
+# Not a golden output: the original tier's verdict on them (harness.certificate). The
+# manifest leaves it out, and regeneration carries it over (its digests then tell which
+# scenarios need certifying again).
+CERTIFICATE = "CERTIFICATE.json"
 
 
 class GoldenError(RuntimeError):
@@ -40,7 +44,9 @@ def sha256(path: Path) -> str:
 
 
 def build_manifest(root: Path) -> dict[str, str]:
-    return {rel: sha256(p) for rel, p in files_under(root).items() if rel != MANIFEST}
+    return {
+        rel: sha256(p) for rel, p in files_under(root).items() if rel not in (MANIFEST, CERTIFICATE)
+    }
 
 
 def render_manifest(entries: dict[str, str]) -> bytes:
@@ -125,6 +131,8 @@ def regenerate(
                     f"{scenario.id}: the reference could not run it: {output.failure}"
                 )
         (staging / MANIFEST).write_bytes(render_manifest(build_manifest(staging)))
+        if (root / CERTIFICATE).is_file():
+            shutil.copy2(root / CERTIFICATE, staging / CERTIFICATE)
         report = _changes(root, staging)
         _swap(root, staging)
     finally:

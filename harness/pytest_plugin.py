@@ -9,6 +9,7 @@ per xdist worker). At the end the plugin prints the parity breakdown and, with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,17 @@ _RESULTS: list[ScenarioResult] = []
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("parity", "Monolith hook parity")
-    group.addoption("--impl", default="reference", help="'reference', 'tf' or a testee command")
+    group.addoption(
+        "--impl",
+        default="reference",
+        help="'reference', 'tf', 'original' (needs --monolith) or a testee command",
+    )
+    group.addoption(
+        "--monolith",
+        default=None,
+        help="Monolith checkout for --impl original (work tree, or git dir + --monolith-commit)",
+    )
+    group.addoption("--monolith-commit", default=None, help="commit to read from a git dir")
     group.addoption("--deviations", default=None, help="declared deviations (JSON)")
     group.addoption("--parity-fixtures", default=str(FIXTURES_DIR), help="scenario directory")
     group.addoption("--parity-golden", default=str(GOLDEN_DIR), help="golden directory")
@@ -34,6 +45,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--parity-html", default=None, help="write the HTML parity page here")
     group.addoption("--parity-junit", default=None, help="write the parity JUnit XML here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The original tier reads its checkout from the environment (as the CLI sets it).
+    for option, env in (
+        ("--monolith", "MONOLITH_CHECKOUT"),
+        ("--monolith-commit", "MONOLITH_COMMIT"),
+    ):
+        value = config.getoption(option, default=None)
+        if value:
+            os.environ[env] = value
 
 
 def _scenarios(config: pytest.Config) -> list[Scenario]:

@@ -1,5 +1,6 @@
-"""``python -m reference.testee [--tier tf]``: the reference (or, with ``--tier tf``, the
-TensorFlow tier) served over the harness protocol.
+"""``python -m reference.testee [--tier tf|original]``: the reference (or the TensorFlow
+tier, or the original Monolith hooks of ``--monolith DIR [--monolith-commit C]``) served
+over the harness protocol.
 
 The protocol owns stdout, so anything else that would print there (a stray ``print``, a
 library writing to file descriptor 1) is sent to stderr, which the harness captures.
@@ -20,11 +21,20 @@ def main(server: Server | None = None, argv: list[str] | None = None) -> int:
     """Serve ``server`` (default: from the command line) on this process's stdin/stdout."""
     if server is None:
         parser = argparse.ArgumentParser(prog="python -m reference.testee")
-        parser.add_argument("--tier", choices=("reference", "tf"), default="reference")
-        if parser.parse_args(argv).tier == "tf":
+        parser.add_argument("--tier", choices=("reference", "tf", "original"), default="reference")
+        parser.add_argument("--monolith", help="Monolith checkout (for --tier original)")
+        parser.add_argument("--monolith-commit", help="commit to read from a git dir --monolith")
+        args = parser.parse_args(argv)
+        if args.tier == "tf":
             from reference.tf.executor import Executor as TensorFlowExecutor
 
             server = Server(TensorFlowExecutor, "tf")
+        elif args.tier == "original":
+            if not args.monolith:
+                parser.error("--tier original needs --monolith DIR")
+            from reference.original.executor import from_source
+
+            server = Server(from_source(args.monolith, args.monolith_commit), "original")
         else:
             server = Server()
     protocol_out = io.TextIOWrapper(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import certificate
 from harness.cli import main
 from harness.golden import (
     MANIFEST,
@@ -20,6 +21,8 @@ from harness.golden import (
     render_manifest,
     verify_manifest,
 )
+from harness.runner import PASSED, ScenarioResult
+from harness.scenario import load_all
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,6 +33,9 @@ SCENARIO = {
     "config": {"listeners": ["before"]},
     "steps": [{"op": "begin"}],
 }
+
+
+CERTIFIED_ONE = "certificate: 1 certified, 0 not applicable, 0 uncertified\n"
 
 
 @pytest.fixture
@@ -43,6 +49,9 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     (scenario_dir / "trace.jsonl").write_bytes(b'{"event": "setup"}\n')
     (scenario_dir / "listing.txt").write_bytes(b"")
     (golden / MANIFEST).write_bytes(render_manifest(build_manifest(golden)))
+    scenarios = load_all(fixtures)
+    agreed = [ScenarioResult(scenario="hook_utils/one", implementation="original", status=PASSED)]
+    certificate.write(certificate.build(scenarios, [agreed], golden, {}), golden)
     return fixtures, golden
 
 
@@ -54,7 +63,7 @@ def verify(tree: tuple[Path, Path], capsys: pytest.CaptureFixture) -> tuple[int,
 
 
 def test_consistent_tree_verifies(tree: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
-    assert verify(tree, capsys) == (0, "golden corpus consistent\n", "")
+    assert verify(tree, capsys) == (0, CERTIFIED_ONE + "golden corpus consistent\n", "")
 
 
 @pytest.mark.parametrize(
@@ -108,7 +117,10 @@ def test_hand_edits_are_each_reported(
     ]
     code, out, _ = verify(tree, capsys)
     assert code == 1
-    assert out.splitlines()[-1] == "3 problem(s)"
+    assert out.splitlines()[-2:] == [
+        "hook_utils/one: uncertified: the scenario or its golden changed since it was certified",
+        "4 problem(s)",
+    ]
 
 
 def test_a_golden_dir_without_scenario_is_stale(
@@ -116,7 +128,11 @@ def test_a_golden_dir_without_scenario_is_stale(
 ) -> None:
     (tree[0] / "hook_utils" / "one.json").unlink()
     code, out, _ = verify(tree, capsys)
-    assert (code, out) == (1, "hook_utils/one: golden output with no scenario\n1 problem(s)\n")
+    assert (code, out) == (
+        1,
+        "certificate: 0 certified, 0 not applicable, 0 uncertified\n"
+        "hook_utils/one: golden output with no scenario\n1 problem(s)\n",
+    )
 
 
 @pytest.mark.parametrize("content", [b"[]", b'"x"', b"1", b"null"])

@@ -8,11 +8,11 @@ import pytest
 from harness.artifacts import explain_bytes, kind_of
 from harness.compare import compare_output, files_under
 from harness.formats.example_stream import StreamError, read_records
-from harness.golden import GOLDEN_DIR, MANIFEST
+from harness.golden import CERTIFICATE, GOLDEN_DIR, MANIFEST
 from reference.feature_engineering_hooks import frame
 from reference.protos.example_pb2 import ExampleBatch
 
-GOLDEN_FILES = sorted(rel for rel in files_under(GOLDEN_DIR) if rel != MANIFEST)
+GOLDEN_FILES = sorted(rel for rel in files_under(GOLDEN_DIR) if rel not in (MANIFEST, CERTIFICATE))
 LOCATED = ("offset", "event", "record", "@@", "missing", "unexpected", "expected")
 
 
