@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from reference.original import hookset, loader
 from reference.original.checkout import Checkout, open_checkout
+from reference.testee.hookset import HookSet
 from reference.tf.executor import Executor as TFExecutor
-from reference.tf.hookset import HookSet
 
 
 class OriginalExecutor(TFExecutor):

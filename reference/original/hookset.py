@@ -103,10 +103,12 @@ class OriginalHookSet(HookSet):
         return self.modules.ckpt_info.FidSlotCountSaverListener(model_dir)
 
     def wrap_listener(self, kind: str | None, listener: Any) -> Any:
-        if kind == "before":
-            return self.modules.hook_utils.BeforeSaveListener(listener)
-        if kind == "after":
-            return self.modules.hook_utils.AfterSaveListener(listener)
+        wrappers = {
+            "before": self.modules.hook_utils.BeforeSaveListener,
+            "after": self.modules.hook_utils.AfterSaveListener,
+        }
+        if kind in wrappers:
+            return wrappers[kind](listener)
         return super().wrap_listener(kind, listener)
 
     def release(self) -> None:

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from reference.runtime.virtual_clock import ClockError, VirtualClock
+from reference.testee.hookset import HookSet
 from reference.testee.world import World, error_event
 from reference.testee.worlds import WORLDS
 
@@ -50,6 +51,7 @@ class Executor:
     """
 
     worlds: ClassVar[dict[str, type[World]]] = WORLDS
+    hookset: ClassVar[type[HookSet]] = HookSet
     capabilities: ClassVar[dict[str, Any]] = {"virtual_clock": True, "families": sorted(WORLDS)}
     log_sources: ClassVar[tuple[str, ...]] = ("reference",)
 
@@ -61,13 +63,15 @@ class Executor:
         self._saved_levels: list[tuple[logging.Logger, int]] = []
 
     def _prepare(self, world: World) -> None:
-        pass
+        assert self._clock is not None
+        world.hooks = self.hookset(self._clock)
 
     def _scope(self) -> AbstractContextManager[Any]:
         return contextlib.nullcontext()
 
     def _release(self, world: World) -> None:
-        pass
+        if world.hooks is not None:
+            world.hooks.release()
 
     def setup(self, scenario: dict[str, Any], files_dir: str) -> None:
         """Builds the family's world; a tier may raise ``NotApplicable`` here."""

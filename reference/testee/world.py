@@ -1,13 +1,25 @@
-"""The base of a scenario family's simulated world, and the event helpers it uses."""
+"""The base of a scenario family's world, and the event helpers it uses.
+
+One world per family (:mod:`reference.testee.worlds`) serves every tier: it builds the
+family's hooks through the scenario's hook set (``self.hooks``, see
+:mod:`reference.testee.hookset`) and runs them through a few runtime methods
+(:meth:`World.building`, :meth:`World.plain_session`, :meth:`World.chief_monitored`,
+...). Here those methods are the simulated runtime of :mod:`reference.runtime`; the
+TensorFlow tier's worlds (:mod:`reference.tf.worlds`) override only them, with real
+graphs and sessions, so the steps themselves exist once.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
 
-from reference.runtime.session import OutOfRangeError
+from reference.runtime.graph import Variable
+from reference.runtime.session import MonitoredSession, OutOfRangeError, Session, VariableStore
 from reference.runtime.virtual_clock import VirtualClock
 
 # The error texts the hooks themselves define are part of the contract; any other text
@@ -48,9 +60,58 @@ class World:
         self.clock = clock
         self.emit = emit
         self.steps: list[dict[str, Any]] = []  # the scenario's script, for a world to inspect
+        self.hooks: Any = None  # the tier's hook set, given by the executor before setup
+        self.store = VariableStore()  # what every simulated session of the scenario shares
 
     def setup(self) -> None:
         pass
+
+    # -- the tier's runtime (here: the simulated one) ---------------------------------
+    #: What a dataset that has run out raises from ``session.run``.
+    out_of_range: ClassVar[type[BaseException]] = OutOfRangeError
+
+    def building(self) -> AbstractContextManager[Any]:
+        """Entered around everything that builds graph objects (hooks, tables, fetches)."""
+        return contextlib.nullcontext()
+
+    def constant(self, name: str) -> Any:
+        """A fetch that does nothing: the model's ``dummy`` op."""
+        return Variable(name, 1)
+
+    def plain_session(self, worker: int = 0) -> Any:
+        """A session without hooks, for worker ``worker``'s view of the shared variables."""
+        return Session(self.store, worker=worker)
+
+    def chief_monitored(self, hooks: Sequence[Any]) -> Any:
+        """The chief's monitored session over ``hooks``, already entered (``begin`` and
+        ``after_create_session`` have run)."""
+        session = MonitoredSession(hooks, Session(self.store, worker=0))
+        session.__enter__()
+        return session
+
+    def worker_session(self, hooks: Sequence[Any], index: int) -> AbstractContextManager[Any]:
+        """Worker ``index``'s monitored session over ``hooks``, to be entered."""
+        return MonitoredSession(hooks, Session(self.store, worker=index))
+
+    def sharing_barrier(self) -> AbstractContextManager[Any]:
+        """Entered around a worker's ``BarrierOp``: it shares the chief's variables."""
+        return self.building()
+
+    def run_fetch(self, session: Any, fetch: Any, assigns: bool = False) -> None:
+        """One ``session.run`` of a step's fetch (``assigns``: the fetch sets a flag the
+        hooks read in the same run)."""
+        session.run(fetch)
+
+    def close_error(self, name: str | None) -> tuple[type[BaseException], BaseException] | None:
+        return close_error(name)
+
+    def end(self, session: Any, step: dict[str, Any]) -> None:
+        """The ``with`` block of ``session`` ends, normally or with the step's error."""
+        error = self.close_error(step.get("error"))
+        if error is None:
+            session.__exit__(None, None, None)
+        else:
+            session.__exit__(error[0], error[1], None)
 
     def step(self, step: dict[str, Any]) -> None:
         handler = getattr(self, "op_" + step["op"], None)

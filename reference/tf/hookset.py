@@ -1,11 +1,7 @@
-"""The TensorFlow tier's hooks, as the scenario worlds build them.
+"""The TensorFlow tier's hooks (:mod:`reference.tf`), as the scenario worlds build them.
 
-The worlds of :mod:`reference.tf.executor` never name a hook class: they ask a
-:class:`HookSet` for each object (a barrier, a controller hook, a listener, a table), so
-one set of worlds drives any tier whose hooks run on TensorFlow: this tier's own modules
-(:class:`HookSet`), or the original Monolith modules (:mod:`reference.original`, whose
-hook set subclasses this one). A hook set is made for one scenario, on its clock, and
-released after the scenario's teardown.
+Same interface as :class:`reference.testee.hookset.HookSet`; the original tier's
+:class:`reference.original.hookset.OriginalHookSet` subclasses this one.
 """
 
 from __future__ import annotations
@@ -13,21 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import tensorflow as tf
+
+from reference.testee import hookset
 from reference.tf import barrier_ops, ckpt_info, controller_hooks, hash_table, hook_utils
 from reference.tf import feature_engineering_hooks as feature_hooks
 
-BarrierCallback = Callable[[str, Any], None]
 
-
-class HookSet:
-    """This tier's hook modules (:mod:`reference.tf`), with the scenario's clock injected."""
+class HookSet(hookset.HookSet):
+    """This tier's hook modules, with the scenario's clock injected."""
 
     name = "tf"
+    listener_base = tf.compat.v1.train.CheckpointSaverListener
+    before_save_listener = hook_utils.BeforeSaveListener
+    after_save_listener = hook_utils.AfterSaveListener
 
     def __init__(self, clock: Any) -> None:
-        self.clock = clock
+        self.clock = clock  # tables register in TensorFlow's default graph, not a model one
 
-    # -- barrier_ops ------------------------------------------------------------------
     def barrier_op(
         self,
         capacity: int,
@@ -35,7 +34,7 @@ class HookSet:
         is_chief: bool,
         wait_seconds: float,
         name_prefix: str,
-        callbacks: Sequence[BarrierCallback],
+        callbacks: Sequence[hookset.BarrierCallback],
     ) -> Any:
         return barrier_ops.BarrierOp(
             capacity,
@@ -49,7 +48,6 @@ class HookSet:
     def barrier_hook(self, index: int, op: Any) -> Any:
         return barrier_ops.BarrierHook(index, op)
 
-    # -- controller_hooks -------------------------------------------------------------
     def stop_helper(self) -> Any:
         return controller_hooks.StopHelper()
 
@@ -65,7 +63,6 @@ class HookSet:
             model_dir, controller, clock=self.clock, query_interval=interval
         )
 
-    # -- feature_engineering_hooks ----------------------------------------------------
     def feature_hook(
         self, config: Any, next_element: Any, cap: int, uuid_fn: Callable[[], str]
     ) -> Any:
@@ -73,26 +70,14 @@ class HookSet:
             config, next_element, cap=cap, uuid_fn=uuid_fn
         )
 
-    # -- ckpt_info and its tables -----------------------------------------------------
     def hash_table(self, name: str, dim: int, device: str) -> Any:
         return hash_table.HashTable(name, dim=dim, device=device)
+
+    def assign_op(self, table: Any, fids: Any) -> Any:
+        return table.assign(fids).as_op()
 
     def multi_hash_table(self) -> Any:
         return hash_table.MultiHashTable("multi_hash_table")
 
     def slot_listener(self, model_dir: str) -> Any:
         return ckpt_info.FidSlotCountSaverListener(model_dir)
-
-    # -- hook_utils -------------------------------------------------------------------
-    def wrap_listener(self, kind: str | None, listener: Any) -> Any:
-        """``listener`` as the scenario's ``wrap`` / ``listeners`` kind names it."""
-        if kind in (None, "plain"):
-            return listener
-        if kind == "before":
-            return hook_utils.BeforeSaveListener(listener)
-        if kind == "after":
-            return hook_utils.AfterSaveListener(listener)
-        raise ValueError(f"unknown listener wrapper {kind!r}")
-
-    def release(self) -> None:
-        """Undo what the set changed for its scenario (this tier changes nothing)."""

@@ -90,7 +90,7 @@ def test_control_var_on_ps0_when_num_ps(graph):
 
 def test_control_var_on_ps0_in_a_cluster(graph):
     """With a real in-process cluster (one ps, one worker) the hook runs against ps 0."""
-    from reference.tf.executor import cluster
+    from reference.tf.cluster import cluster
 
     target = cluster({"ps": 1}).target
     trigger_save = mock.MagicMock()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference.barrier_ops import BarrierOp
-from reference.runtime.session import Session, VariableStore
 from reference.testee.world import BarrierRecorder, World
 from reference.testee.worlds.workers import Workers
 
@@ -30,25 +28,25 @@ def plain(value: Any) -> Any:
 class BarrierWorld(World):
     def setup(self) -> None:
         c = self.config
-        self.store = VariableStore()
-        self.session = Session(self.store, worker=0)
-        self.op = BarrierOp(
-            int(c["capacity"]),
-            is_chief=True,
-            wait_seconds=float(c.get("wait_seconds", 1)),
-            name_prefix=c.get("name_prefix", "default"),
-            barrier_callbacks=[BarrierRecorder(self.emit, 0)],
-            clock=self.clock,
-        )
-        self.workers = Workers(
-            c.get("workers", []),
-            c,
-            self.store,
-            self.clock,
-            self.emit,
-            stop_helper=bool(c.get("stop_helper", False)),
-        )
+        with self.building():
+            self.op = self.hooks.barrier_op(
+                int(c["capacity"]),
+                is_chief=True,
+                wait_seconds=float(c.get("wait_seconds", 1)),
+                name_prefix=c.get("name_prefix", "default"),
+                callbacks=[BarrierRecorder(self.emit, 0)],
+            )
+            self.workers = Workers(self, c.get("workers", []), c)
+        self.session = self.chief_session()
         self.waiters: list[Any] = []
+
+    def chief_session(self) -> Any:
+        """The chief's plain session, once every graph object is built."""
+        return self.plain_session(worker=0)
+
+    def waiter_session(self, index: int) -> Any:
+        """The session a ``wait`` step's thread waits with."""
+        return self.plain_session(worker=index)
 
     def op_place(self, step: dict[str, Any]) -> None:
         self.op.place_barrier(self.session, action=step.get("action", ""))
@@ -68,7 +66,7 @@ class BarrierWorld(World):
         index = int(step["index"])
 
         def wait() -> None:
-            self.op.wait_until_barrier_removed(Session(self.store, worker=index), index)
+            self.op.wait_until_barrier_removed(self.waiter_session(index), index)
             self.emit({"event": "wait_returned", "index": index})
 
         thread = self.clock.thread(wait, name=f"wait{index}")

@@ -1,14 +1,13 @@
-"""Feature dump family: FeatureEngineeringSaveHook over a simulated dataset iterator."""
+"""Feature dump family: FeatureEngineeringSaveHook over the scenario's dataset iterator."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from reference.feature_engineering_hooks import FeatureEngineeringSaveHook, RunConfig
-from reference.runtime.graph import Read, Store, Variable
-from reference.runtime.session import MonitoredSession, OutOfRangeError, Session
+from reference.feature_engineering_hooks import RunConfig
+from reference.runtime.graph import Read, Store
 from reference.testee import inputs
-from reference.testee.world import World, close_error
+from reference.testee.world import World
 
 # Bounds run_until_end for a dataset that never ends (none can in this format).
 MAX_RUNS = 1_000_000
@@ -22,8 +21,6 @@ def default_uuid(k: int) -> str:
 class FeatureDumpWorld(World):
     def setup(self) -> None:
         c = self.config
-        self.dataset = [inputs.batch(b) for b in c.get("batches", [])]
-        self.position = 0
         uuids = list(c.get("uuids", []))
         counter = iter(range(1 << 62))
 
@@ -31,25 +28,36 @@ class FeatureDumpWorld(World):
             k = next(counter)
             return uuids[k] if k < len(uuids) else default_uuid(k)
 
-        next_element = Read("IteratorGetNext", self._next)
-        self.hook = FeatureEngineeringSaveHook(
-            RunConfig(
-                model_dir=self.model_dir,
-                server_type=c.get("server_type", "worker"),
-                index=int(c.get("index", 0)),
-            ),
-            next_element,
-            cap=int(c.get("cap", 100)),
-            uuid_fn=uuid_fn,
+        config = RunConfig(
+            model_dir=self.model_dir,
+            server_type=c.get("server_type", "worker"),
+            index=int(c.get("index", 0)),
         )
-        # The model's train op consumes the same element the hook fetches in that run.
-        self.fetches = {"train_op": next_element, "dummy": Variable("dummy", 1)}
-        self.session = MonitoredSession([self.hook], Session())
-        self.session.__enter__()
+        with self.building():
+            next_element = self.next_element(c.get("batches", []))
+            self.hook = self.hooks.feature_hook(
+                config, next_element, int(c.get("cap", 100)), uuid_fn
+            )
+            self.fetches = {
+                "train_op": self.train_op(next_element),
+                "dummy": self.constant("dummy"),
+            }
+        self.session = self.chief_monitored([self.hook])
+
+    # -- the tier's dataset (here: the scenario's batches, one per read) ----------------
+    def next_element(self, batches: list[list[dict[str, Any]]]) -> Any:
+        """The iterator's ``get_next()`` over the scenario's batches."""
+        self.dataset = [inputs.batch(b) for b in batches]
+        self.position = 0
+        return Read("IteratorGetNext", self._next)
+
+    def train_op(self, next_element: Any) -> Any:
+        """The model's train op: it consumes the element the hook fetches in that run."""
+        return next_element
 
     def _next(self, store: Store) -> dict[str, Any]:
         if self.position >= len(self.dataset):
-            raise OutOfRangeError("End of sequence")
+            raise self.out_of_range("End of sequence")
         self.position += 1
         return self.dataset[self.position - 1]
 
@@ -65,13 +73,9 @@ class FeatureDumpWorld(World):
             while runs < MAX_RUNS:
                 self.session.run(self.fetches["train_op"])
                 runs += 1
-        except OutOfRangeError as e:
+        except self.out_of_range as e:
             self.emit({"event": "runs", "count": runs})
-            self.session.__exit__(OutOfRangeError, e, None)
+            self.session.__exit__(type(e), e, None)
 
     def op_end(self, step: dict[str, Any]) -> None:
-        error = close_error(step.get("error"))
-        if error is None:
-            self.session.__exit__(None, None, None)
-        else:
-            self.session.__exit__(error[0], error[1], None)
+        self.end(self.session, step)

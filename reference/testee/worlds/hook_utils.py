@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from reference import hook_utils
-from reference.runtime.session import CheckpointSaver, Session
-from reference.runtime.session_run_hook import CheckpointSaverListener
+from reference.runtime.session import CheckpointSaver
 from reference.testee import inputs
 from reference.testee.world import World
 
-WRAPPERS: dict[str, Callable[[CheckpointSaverListener], CheckpointSaverListener]] = {
-    "plain": lambda listener: listener,
-    "before": hook_utils.BeforeSaveListener,
-    "after": hook_utils.AfterSaveListener,
-}
 
-
-class RecordingListener(CheckpointSaverListener):
-    """Reports every call it receives as a ``listener`` event."""
+class Recording:
+    """Reports every listener call it receives as a ``listener`` event (a mixin: the
+    tier's ``CheckpointSaverListener`` is the other base, see :func:`recording_listener`)."""
 
     def __init__(self, index: int, emit: Callable[[dict[str, Any]], None]) -> None:
         self._index = index
@@ -44,11 +38,18 @@ class RecordingListener(CheckpointSaverListener):
         self._record("end", global_step_value)
 
 
+@functools.cache
+def recording_listener(base: type) -> type:
+    """A recording listener that is a ``base`` (the tier's CheckpointSaverListener)."""
+    return type("RecordingListener", (Recording, base), {})
+
+
 class HookUtilsWorld(World):
     def setup(self) -> None:
-        self.session = Session()
+        self.session = self.plain_session()
+        listener = recording_listener(self.hooks.listener_base)
         self.listeners = [
-            WRAPPERS[kind](RecordingListener(i, self.emit))
+            self.hooks.wrap_listener(kind, listener(i, self.emit))
             for i, kind in enumerate(self.config.get("listeners", ["before", "after"]))
         ]
         self.saver = CheckpointSaver(self.listeners, self.session)

@@ -1,51 +1,52 @@
-"""Slot-count family: FidSlotCountSaverListener over stand-in hash tables."""
+"""Slot-count family: FidSlotCountSaverListener over the tier's hash tables."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from reference import hook_utils
-from reference.ckpt_info import FidSlotCountSaverListener
-from reference.hash_table import MULTI_HASH_TABLE_COLLECTION, HashTable
-from reference.runtime.graph import Graph
-from reference.runtime.session import CheckpointSaver, Session
+from reference.runtime.session import CheckpointSaver
 from reference.testee import inputs
 from reference.testee.world import World
-
-WRAPPERS = {
-    None: lambda listener: listener,
-    "before": hook_utils.BeforeSaveListener,
-    "after": hook_utils.AfterSaveListener,
-}
 
 
 class SlotCountWorld(World):
     def setup(self) -> None:
         c = self.config
-        self.graph = Graph()
-        self.session = Session()
-        self.tables = []
-        for i, spec in enumerate(c.get("tables", [])):
-            table = HashTable(
-                spec.get("name", f"table{i}"),
-                dim=int(spec.get("dim", 1)),
-                device=spec.get("device", ""),
-                graph=self.graph,
-            )
-            self.tables.append(table)
-            if spec.get("fids"):
-                self.session.run(table.assign(inputs.fids(spec["fids"])))
-        for _ in range(int(c.get("multi_hash_tables", 0))):
-            self.graph.add_to_collection(MULTI_HASH_TABLE_COLLECTION, object())
+        specs = c.get("tables", [])
+        self.session = self.table_session([s.get("device", "") for s in specs])
+        with self.building():
+            self.tables = [
+                self.hooks.hash_table(
+                    spec.get("name", f"table{i}"), int(spec.get("dim", 1)), spec.get("device", "")
+                )
+                for i, spec in enumerate(specs)
+            ]
+            for _ in range(int(c.get("multi_hash_tables", 0))):
+                self.hooks.multi_hash_table()
+            updates = [
+                self.hooks.assign_op(table, inputs.fids(spec["fids"]))
+                for table, spec in zip(self.tables, specs, strict=True)
+                if spec.get("fids")
+            ]
+        for update in updates:
+            self.session.run(update)
         self.saver: CheckpointSaver | None = None
 
+    def table_session(self, devices: list[str]) -> Any:
+        """A session that reaches every table's device."""
+        return self.plain_session()
+
     def op_create_listener(self, step: dict[str, Any]) -> None:
-        listener = FidSlotCountSaverListener(self.model_dir, self.graph)
-        wrapped = WRAPPERS[self.config.get("wrap")](listener)
+        with self.building():
+            listener = self.hooks.slot_listener(self.model_dir)
+        wrapped = self.hooks.wrap_listener(self.config.get("wrap"), listener)
         self.saver = CheckpointSaver([wrapped], self.session)
 
     def op_assign(self, step: dict[str, Any]) -> None:
-        self.session.run(self.tables[int(step["table"])].assign(inputs.fids(step["fids"])))
+        table = self.tables[int(step["table"])]
+        with self.building():
+            update = self.hooks.assign_op(table, inputs.fids(step["fids"]))
+        self.session.run(update)
 
     def op_save(self, step: dict[str, Any]) -> None:
         if self.saver is None:

@@ -1,44 +1,58 @@
-"""Simulated non-chief workers: each runs its own hooked session on its own thread."""
+"""Simulated non-chief workers: each runs its own hooked session on its own thread.
+
+Every worker has its own ``BarrierOp`` object (own lock and callbacks) over the chief's
+barrier variables, its ``BarrierHook`` and, with ``stop_helper``, a ``StopHelper``'s
+callback and stop hook. The hooks are built at set-up (a tier on TensorFlow must build
+everything before the graph is finalized); an error building them is raised on the
+worker's thread, where the original would raise it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from reference.barrier_ops import BarrierHook, BarrierOp
-from reference.controller_hooks import StopHelper
-from reference.runtime.graph import Variable
-from reference.runtime.session import MonitoredSession, Session, VariableStore
-from reference.runtime.virtual_clock import VirtualClock
-from reference.testee.world import BarrierRecorder
-
-Emit = Callable[[dict[str, Any]], None]
+from reference.testee.world import BarrierRecorder, World
 
 
 class Workers:
-    """Worker threads sharing the chief's variable store (the barrier vector)."""
+    """The workers of ``specs`` (``index``, ``runs``, ``run_seconds``) in ``world``."""
 
-    def __init__(
-        self,
-        specs: list[dict[str, Any]],
-        barrier: dict[str, Any],
-        store: VariableStore,
-        clock: VirtualClock,
-        emit: Emit,
-        stop_helper: bool,
-    ) -> None:
+    def __init__(self, world: World, specs: list[dict[str, Any]], barrier: dict[str, Any]):
+        self._world = world
         self._specs = specs
-        self._barrier = barrier
-        self._store = store
-        self._clock = clock
-        self._emit = emit
-        self._stop_helper = stop_helper
         self._threads: list[Any] = []
-        self._dummy = Variable("dummy", 1)
+        self._built: dict[int, list[Any] | Exception] = {}
+        self._fetch = world.constant("worker_dummy")
+        stop_helper = bool(world.config.get("stop_helper", False))
+        for spec in specs:
+            index = int(spec["index"])
+            try:
+                self._built[index] = self._build(index, barrier, stop_helper)
+            except Exception as e:
+                self._built[index] = e
+
+    def _build(self, index: int, barrier: dict[str, Any], stop_helper: bool) -> list[Any]:
+        made = self._world.hooks
+        helper = made.stop_helper() if stop_helper else None
+        callbacks: list[Any] = [BarrierRecorder(self._world.emit, index)]
+        if helper is not None:
+            callbacks.append(helper.create_barrier_callback())
+        with self._world.sharing_barrier():
+            op = made.barrier_op(
+                int(barrier["capacity"]),
+                is_chief=False,
+                wait_seconds=float(barrier.get("wait_seconds", 1)),
+                name_prefix=barrier.get("name_prefix", "default"),
+                callbacks=callbacks,
+            )
+        hooks: list[Any] = [made.barrier_hook(index, op)]
+        if helper is not None:
+            hooks.append(helper.create_stop_hook())
+        return hooks
 
     def start(self) -> None:
         for spec in self._specs:
-            thread = self._clock.thread(
+            thread = self._world.clock.thread(
                 lambda spec=spec: self._loop(spec), name=f"worker{spec['index']}"
             )
             thread.start()
@@ -51,26 +65,15 @@ class Workers:
 
     def _loop(self, spec: dict[str, Any]) -> None:
         index = int(spec["index"])
-        helper = StopHelper() if self._stop_helper else None
-        callbacks: list[Any] = [BarrierRecorder(self._emit, index)]
-        if helper is not None:
-            callbacks.append(helper.create_barrier_callback())
-        op = BarrierOp(
-            int(self._barrier["capacity"]),
-            is_chief=False,
-            wait_seconds=float(self._barrier.get("wait_seconds", 1)),
-            name_prefix=self._barrier.get("name_prefix", "default"),
-            barrier_callbacks=callbacks,
-            clock=self._clock,
-        )
-        hooks: list[Any] = [BarrierHook(index, op)]
-        if helper is not None:
-            hooks.append(helper.create_stop_hook())
-        with MonitoredSession(hooks, Session(self._store, worker=index)) as sess:
+        hooks = self._built[index]
+        if isinstance(hooks, Exception):
+            raise hooks
+        world = self._world
+        with world.worker_session(hooks, index) as sess:
             for _ in range(int(spec.get("runs", 1))):
                 if sess.should_stop():
                     break
-                self._clock.sleep(float(spec.get("run_seconds", 1)))
-                sess.run(self._dummy)
-                self._emit({"event": "run", "worker": index, "should_stop": sess.should_stop()})
-        self._emit({"event": "worker_done", "worker": index})
+                world.clock.sleep(float(spec.get("run_seconds", 1)))
+                sess.run(self._fetch)
+                world.emit({"event": "run", "worker": index, "should_stop": sess.should_stop()})
+        world.emit({"event": "worker_done", "worker": index})
