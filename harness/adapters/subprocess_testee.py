@@ -337,7 +337,10 @@ def _name_from_argv(argv: Sequence[str]) -> str:
 
 
 def _what(request: Mapping[str, Any]) -> str:
+    """The request in a failure message. Without its ``seq``: that depends on how many
+    scenarios the process served before, so it would make a parallel run's report differ
+    from a serial one's (the out-of-order message still quotes both seqs)."""
     kind = request["type"]
     if kind == codec.STEP:
-        return f"step {request['index']} ({request['step'].get('op')}, seq {request['seq']})"
-    return f"{kind} (seq {request['seq']})"
+        return f"step {request['index']} ({request['step'].get('op')})"
+    return kind

@@ -49,7 +49,7 @@ def run_pair(
 FAULTS = {
     "crash": ["exited with status 3", "during step", "injecting crash"],
     "exit_silently": ["exited with status 0", "during step"],
-    "hang": [f"no reply to step 0 ({{op}}, seq 2) within {HANG_TIMEOUT:g} s", "injecting hang"],
+    "hang": [f"no reply to step 0 ({{op}}) within {HANG_TIMEOUT:g} s", "injecting hang"],
     "garbage": ["line is not JSON", "'this is not json'"],
     "stdout_noise": ["line is not JSON", "'progress: 50%'"],
     "out_of_order": ["out of order", "carries seq 3", "outstanding request is 'step' with seq 2"],
