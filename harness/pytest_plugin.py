@@ -109,13 +109,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("parity_scenario", params)
 
 
+class Unloadable:
+    """Stands in for an implementation that could not be made (``--impl tf`` without
+    TensorFlow): every scenario is judged *not run* with the one reason."""
+
+    def __init__(self, spec: str, error: Exception) -> None:
+        self.name = spec
+        self.cannot_start = f"cannot load {spec!r}: {type(error).__name__}: {error}"
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.fixture(scope="session")
 def parity_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
     from harness.cli import make_implementation
 
-    impl = make_implementation(
-        request.config.getoption("--impl"), request.config.getoption("--parity-timeout")
-    )
+    spec = request.config.getoption("--impl")
+    try:
+        impl = make_implementation(spec, request.config.getoption("--parity-timeout"))
+    except Exception as e:  # reported once per scenario as 'not run', with this reason
+        impl = Unloadable(spec, e)
     yield impl
     impl.close()
 

@@ -154,12 +154,14 @@ class SubprocessTestee:
                 f"the testee does not serve family {scenario.family!r} "
                 f"(its hello lists {', '.join(run.caps['families']) or 'none'})"
             )
+        try:
+            request = codec.setup(run.process.seq, scenario.id, scenario.to_json(), files_dir)
+        except codec.ProtocolError as e:  # the harness's own input; the testee is fine
+            raise ImplementationFailure(f"cannot send setup for {scenario.id}: {e}") from e
         files = Path(files_dir)
         self._scenario = scenario.id
         self._watch = EscapeWatch(files, self.work_dir)
         self._stderr_mark = run.process.stderr_count
-        data = scenario.to_json()
-        request = codec.setup(run.process.seq, scenario.id, data, files_dir)
         reply = self._request(request)
         if reply["type"] == codec.NOT_APPLICABLE:
             self._scenario = None  # the testee holds nothing for it; no teardown follows

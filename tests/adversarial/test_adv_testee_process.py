@@ -7,6 +7,7 @@ fails without its fix. The broken testees are ``tests/protocol/testees/faulty.py
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -175,18 +176,14 @@ def test_a_huge_stderr_line_is_cut(tmp_path: Path) -> None:
     assert last == "last"
 
 
-def test_a_reply_of_too_many_tiny_events_is_refused(
-    corpus: list[Scenario], tmp_path: Path
-) -> None:
+def test_a_reply_of_too_many_tiny_events_is_refused(corpus: list[Scenario], tmp_path: Path) -> None:
     testee = SubprocessTestee(faulty("flood_events", "--on", VICTIM))
     try:
         results = run_corpus(pick(corpus, VICTIM), testee, tmp_path)
     finally:
         testee.close()
     assert results[0].status == FAILED
-    assert "110001 ',' bytes, more than the 100000 a message may have" in (
-        results[0].failure or ""
-    )
+    assert "110001 ',' bytes, more than the 100000 a message may have" in (results[0].failure or "")
 
 
 # -- a testee that cannot start -------------------------------------------------------
@@ -303,3 +300,37 @@ def test_parity_tests_get_the_protocols_bound_as_their_timeout(tmp_path: Path) -
     assert found, out + proc.stderr.decode()
     # start 30 + setup 30 + run 30 + advance (30 + 900) + end 30 + teardown 30 + grace
     assert float(found.group(1)) == 30 + 30 + 30 + 930 + 30 + 30 + 15 + 30
+
+
+def test_plugin_reports_an_implementation_that_cannot_load_once_per_column(
+    tmp_path: Path,
+) -> None:
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed: --impl tf loads")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_parity.py",
+            "-k",
+            "controller/action_c",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            f"--basetemp={tmp_path / 'bt'}",
+            "--impl=tf",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out
+    assert "tf: 0 passed, 0 failed, 2 not run" in out, out
+    assert out.count("NOT RUN            tf: 2 scenario(s)") == 1, out
+    assert "cannot load 'tf': ImportError: reference.tf needs TensorFlow" in out
