@@ -22,7 +22,7 @@ from harness.runner import (
 def _plural(n: int, word: str) -> str:
     if n == 1:
         return f"{n} {word}"
-    return f"{n} {word[:-1]}es" if word.endswith("pass") else f"{n} {word}s"
+    return f"{n} {word}es" if word.endswith("pass") else f"{n} {word}s"
 
 
 def summary_line(results: Sequence[ScenarioResult]) -> str:

@@ -91,10 +91,10 @@ def decode(line: bytes) -> dict[str, Any]:
     """Parse one line into a message object with a string ``type`` (nothing more is
     checked here: :func:`check_request` / :func:`check_reply` do that)."""
     shown = _show(line)
+    if len(line.rstrip(b"\n")) > MAX_LINE_BYTES:
+        raise ProtocolError(f"line is longer than {MAX_LINE_BYTES} bytes: {shown}")
     if not line.endswith(b"\n"):
         raise ProtocolError(f"line is not terminated by a newline: {shown}")
-    if len(line) > MAX_LINE_BYTES + 1:
-        raise ProtocolError(f"line is longer than {MAX_LINE_BYTES} bytes: {shown}")
     commas = line.count(b",")
     if commas > MAX_REPLY_COMMAS:
         raise ProtocolError(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
+from harness import cli, report
 from harness.adapters import process as testee_process
 from harness.adapters.subprocess_testee import SubprocessTestee
 from harness.deviations import load_deviations
@@ -153,6 +153,18 @@ def test_an_implementation_that_cannot_load_is_one_column(
         ("reference", PASSED),
         ("tf", NOT_RUN),
         ("tf", NOT_RUN),
+    ]
+    reason = "cannot load &#x27;tf&#x27;: ImportError: No module named &#x27;tensorflow&#x27;"
+    page = report.html_page(results)
+    assert page.count(f"<th>tf<br>not run: {reason}</th>") == 1, "the reason once, in the head"
+    assert page.count('<td class="failed">not run</td>') == 2
+    junit = report.junit_xml(results).decode()
+    assert junit.count("<error message=\"not run\">cannot load 'tf': ImportError") == 2
+    assert report.terminal(results).splitlines() == [
+        "NOT RUN            tf: 2 scenario(s)",
+        "    cannot load 'tf': ImportError: No module named 'tensorflow'",
+        "reference: 2 passed, 0 failed",
+        "tf: 0 passed, 0 failed, 2 not run",
     ]
 
 

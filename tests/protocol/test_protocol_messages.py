@@ -37,6 +37,10 @@ def test_encode_is_one_strict_utf8_line() -> None:
         (b'{"type":"done","x":NaN}\n', "not JSON"),
         (b"[1]\n", "not an object"),
         (b'{"seq":1}\n', "no string 'type'"),
+        (b"\xef\xbb\xbf{}\n", "byte order mark"),
+        (b"[" + b"0," * 100_001 + b"0]\n", "100001 ',' bytes, more than the 100000"),
+        (b" " * (protocol.MAX_LINE_BYTES + 1) + b"\n", "longer than 67108864 bytes"),
+        (b" " * (protocol.MAX_LINE_BYTES + 1), "longer than 67108864 bytes"),
     ],
 )
 def test_decode_rejects(line: bytes, words: str) -> None:
