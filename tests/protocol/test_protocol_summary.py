@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
 from harness.report import summary_line
 from harness.runner import (
     EXPECTED_DEVIATION,
