@@ -227,7 +227,7 @@ class SubprocessTestee:
         if reply["type"] == codec.ERROR:
             self._fail(f"the testee refused hello: {reply['message']}")
         run.caps = dict(reply["capabilities"])
-        self.reported_name = reply["implementation"]
+        self.reported_name = printable_name(reply["implementation"])
         return run
 
     def _request(self, request: dict[str, Any], step: dict[str, Any] | None = None) -> Any:
@@ -325,6 +325,18 @@ class SubprocessTestee:
                     file=sys.stderr,
                 )
         run.kill(self.exit_grace)
+
+
+# The longest implementation name kept for reports (the rest is cut).
+MAX_NAME = 100
+
+
+def printable_name(name: str) -> str:
+    """A testee's reported name as reports can show it: control and other unprintable
+    characters (which XML cannot hold and terminals obey) become ``?``, at most
+    :data:`MAX_NAME` characters. It is still no path: see :func:`harness.runner.dir_name`."""
+    shown = "".join(c if c.isprintable() else "?" for c in name[:MAX_NAME])
+    return shown + ("..." if len(name) > MAX_NAME else "")
 
 
 def _name_from_argv(argv: Sequence[str]) -> str:

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -101,6 +102,17 @@ def test_hostile_implementation_name_stays_inside_work(
     assert (victim / VICTIM / "keep.txt").read_text() == "not the harness's to delete"
     assert sorted(p.name for p in work.iterdir()) == [dir_name(name)]
     assert (work / dir_name(name) / VICTIM / "trace.jsonl").is_file()
+
+
+def test_an_unprintable_name_is_shown_safely(corpus: list[Scenario], tmp_path: Path) -> None:
+    """Control characters in a name would break the JUnit XML and drive the terminal."""
+    testee = SubprocessTestee(faulty("none", "--name", "a\x01b\x1b[31m" + "n" * 200))
+    try:
+        results = run_corpus(pick(corpus, VICTIM), testee, tmp_path)
+    finally:
+        testee.close()
+    assert results[0].implementation == "a?b?[31m" + "n" * 92 + "..."
+    ElementTree.fromstring(report.junit_xml(results))  # well-formed
 
 
 def test_same_name_gets_distinct_columns_and_deviations_apply_to_their_name(
