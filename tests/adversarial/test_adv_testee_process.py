@@ -261,6 +261,7 @@ def _pytest_run(tmp_path: Path, tag: str, *extra: str) -> tuple[str, bytes, byte
     return proc.stdout.decode(), _TIMES.sub(b"", junit.read_bytes()), page.read_bytes()
 
 
+@pytest.mark.timeout(900)  # whole pytest runs in subprocesses, each bounded
 def test_xdist_reports_equal_a_serial_runs(tmp_path: Path) -> None:
     serial_out, serial_junit, serial_html = _pytest_run(tmp_path, "serial", "-p", "no:xdist")
     par_out, par_junit, par_html = _pytest_run(tmp_path, "par", "-n", "2")
@@ -283,6 +284,7 @@ def test_bound(parity_scenario, request):
 """
 
 
+@pytest.mark.timeout(900)  # whole pytest runs in subprocesses, each bounded
 def test_parity_tests_get_the_protocols_bound_as_their_timeout(tmp_path: Path) -> None:
     """A 600 s advance gives a real-time testee 30 + 1.5 x 600 s for that reply; pytest's
     fixed 120 s timeout must not kill it first."""
@@ -326,6 +328,7 @@ def test_parity_tests_get_the_protocols_bound_as_their_timeout(tmp_path: Path) -
     assert float(found.group(1)) == 30 + 30 + 30 + 930 + 30 + 30 + 15 + 30
 
 
+@pytest.mark.timeout(900)  # whole pytest runs in subprocesses, each bounded
 def test_plugin_reports_an_implementation_that_cannot_load_once_per_column(
     tmp_path: Path,
 ) -> None:

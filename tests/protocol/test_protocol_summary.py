@@ -58,6 +58,7 @@ def test_summary_line(counts: dict[str, int], line: str) -> None:
     assert summary_line(results("x", **counts)) == line
 
 
+@pytest.mark.timeout(600)  # a CLI run and a pytest run in subprocesses, each bounded
 def test_cli_and_pytest_plugin_print_the_same_line(tmp_path: Path) -> None:
     devs = tmp_path / "devs.json"
     devs.write_text(
