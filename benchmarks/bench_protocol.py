@@ -74,11 +74,11 @@ def round_trip(argv: list[str], n: int = 2000) -> float:
     testee = SubprocessTestee(argv)
     try:
         testee.capabilities()
-        proc = testee._proc  # the transport itself, below the Implementation interface
-        assert proc is not None
+        run = testee._run  # the transport itself, below the Implementation interface
+        assert run is not None
         start = time.perf_counter()
         for _ in range(n):
-            testee._exchange(protocol.teardown(proc.seq), None, testee.timeout)
+            testee._exchange(protocol.teardown(run.process.seq), testee.timeout)
         return (time.perf_counter() - start) / n * 1e6
     finally:
         testee.close()

@@ -21,7 +21,7 @@ from harness.artifacts import kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
 from harness.golden import GOLDEN_DIR, GoldenError, regenerate, stale_dirs, verify_manifest
-from harness.runner import run_corpus
+from harness.runner import all_passed, run_corpus, run_matrix
 from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 
 
@@ -59,26 +59,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     deviations = load_deviations(args.deviations, load_all(args.fixtures))
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
-    results = []
     all_scenarios = load_all(args.fixtures)
-    checklists = []
-    for spec in args.impl or ["reference"]:
-        impl = make_implementation(spec, args.timeout)
-        try:
-            results += run_corpus(
-                scenarios,
-                impl,
-                work / impl.name,
+    results, columns = run_matrix(
+        args.impl or ["reference"],
+        lambda spec: make_implementation(spec, args.timeout),
+        scenarios,
+        work,
+        Path(args.golden),
+        deviations,
+        progress=(lambda r: print(f"{r.status:<18} {r.implementation}: {r.scenario}"))
+        if args.verbose
+        else (lambda r: None),
+    )
+    checklists = [
+        (
+            c.label,
+            checklist.evaluate(
+                [r for r in results if r.implementation == c.label],
+                all_scenarios,
                 Path(args.golden),
-                deviations,
-                progress=(lambda r: print(f"{r.status:<18} {r.implementation}: {r.scenario}"))
-                if args.verbose
-                else (lambda r: None),
-            )
-        finally:
-            impl.close()
-        mine = [r for r in results if r.implementation == impl.name]
-        checklists.append((impl.name, checklist.evaluate(mine, all_scenarios, Path(args.golden))))
+            ),
+        )
+        for c in columns
+    ]
     report.write_reports(
         results,
         Path(args.junit) if args.junit else None,
@@ -92,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(report.terminal(results))
     print(f"outputs in {work}", file=sys.stderr)
-    return 0 if all(r.ok for r in results if r.counted) else 1
+    return 0 if all_passed(results) else 1
 
 
 def cmd_regen(args: argparse.Namespace) -> int:

@@ -8,6 +8,12 @@ A deviation file is JSON::
        {"scenario": "feature_dump/end_empty_buffer", "reason": "..."}]}
 
 A quirk entry covers every scenario that pins that quirk. Each entry needs a reason.
+
+``implementation`` scopes the file: it applies only to the implementation whose name
+(the ``implementation`` of its testee's ``hello``, or ``reference`` / ``tf``) is exactly
+that string; in a run of several implementations the others are judged without it. A file
+without ``implementation`` (or with ``""``) applies to every implementation, as files
+written before the field was a scope do.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ class Deviations:
     def expected_to_fail(self, scenario_id: str) -> str | None:
         return self.reasons.get(scenario_id)
 
+    def applies_to(self, implementation: str) -> bool:
+        """Whether these deviations are declared for ``implementation``."""
+        return not self.implementation or self.implementation == implementation
+
 
 def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> Deviations:
     if path is None:
@@ -47,6 +57,9 @@ def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> D
         raise DeviationError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
     if not isinstance(data, dict) or not isinstance(data.get("deviations"), list):
         raise DeviationError(f"{path}: expected an object with a 'deviations' list")
+    scope = data.get("implementation", "")
+    if not isinstance(scope, str):
+        raise DeviationError(f"{path}: implementation: must be a string, got {scope!r}")
     by_id = {s.id: s for s in scenarios}
     reasons: dict[str, str] = {}
     for i, entry in enumerate(data["deviations"]):
@@ -68,4 +81,4 @@ def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> D
                 reasons[scenario_id] = f"quirk {entry['quirk']}: {entry['reason']}"
         else:
             raise DeviationError(f"{where}: needs 'scenario' or 'quirk'")
-    return Deviations(str(data.get("implementation", "")), reasons)
+    return Deviations(scope, reasons)

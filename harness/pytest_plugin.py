@@ -3,25 +3,41 @@
 Load it with ``-p harness.pytest_plugin`` (tests/conftest.py does). A test asks for the
 ``parity_scenario`` fixture and gets one :class:`~harness.scenario.Scenario` per
 parameter; ``parity_impl`` is the implementation under test (one per process, so one
-per xdist worker). At the end the plugin prints the parity breakdown and, with
-``--parity-html`` / ``--parity-junit``, writes the reports.
+per xdist worker); ``parity_judge`` runs a scenario on it and records the result. At the
+end the plugin prints one summary line per implementation (:func:`harness.report.
+summary_line`) and, with ``--parity-html`` / ``--parity-junit``, writes the reports.
+
+Run-wide state lives in ``config.stash``, never in module globals. Under pytest-xdist each
+worker records its results on its test reports (the ``parity_result`` attribute, plain
+data that xdist carries to the controller like any report field); the controller (or the
+single process of a serial run) collects them from ``pytest_runtest_logreport`` -- the
+way pytest's own ``junitxml.py`` merges workers -- and only it prints and writes reports,
+sorted, so ``-n 2`` writes the same reports as a serial run.
+
+Every parity test gets a ``pytest.mark.timeout`` (when pytest-timeout is installed) above
+the harness's own bound for that scenario (:func:`harness.protocol.scenario_bound`), so the
+protocol's deadlines govern, not pytest's fixed default.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import checklist, report
+from harness import checklist, protocol, report
 from harness.deviations import Deviations, load_deviations
 from harness.golden import GOLDEN_DIR
 from harness.runner import ScenarioResult, judge
 from harness.scenario import FIXTURES_DIR, Scenario, load_all
 
-_RESULTS: list[ScenarioResult] = []
+RESULTS = pytest.StashKey[list[ScenarioResult]]()
+SCENARIOS = pytest.StashKey[list[Scenario]]()
+ITEM_RESULT = pytest.StashKey[ScenarioResult]()
+REPORT_FIELD = "parity_result"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,7 +63,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--parity-junit", default=None, help="write the parity JUnit XML here")
 
 
+def is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def xdist_worker(config: pytest.Config | None = None) -> str:
+    """This process's pytest-xdist worker id (``gw0``, ``gw1``, ...) or ``main``."""
+    if config is not None and is_xdist_worker(config):
+        return str(config.workerinput["workerid"])  # type: ignore[attr-defined]
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def worker_testee(
+    argv: Sequence[str], base_dir: str | os.PathLike[str], **kwargs: Any
+) -> tuple[Any, Path]:
+    """A :class:`~harness.adapters.subprocess_testee.SubprocessTestee` and a fresh output
+    directory ``<base_dir>/<worker>/`` for this xdist worker, which the testee watches for
+    escapes. Each worker drives its own testee and writes under its own directory, so
+    workers share nothing. The caller closes the testee."""
+    from harness.adapters.subprocess_testee import SubprocessTestee
+
+    work = Path(base_dir) / xdist_worker()
+    work.mkdir(parents=True, exist_ok=True)
+    testee = SubprocessTestee(argv, **kwargs)
+    testee.watch(work)
+    return testee, work
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[RESULTS] = []
     # The original tier reads its checkout from the environment (as the CLI sets it).
     for option, env in (
         ("--monolith", "MONOLITH_CHECKOUT"),
@@ -59,33 +103,60 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _scenarios(config: pytest.Config) -> list[Scenario]:
-    cached = getattr(config, "_parity_scenarios", None)
-    if cached is None:
-        cached = load_all(config.getoption("--parity-fixtures"))
-        config._parity_scenarios = cached  # type: ignore[attr-defined]
-    return cached
+    if SCENARIOS not in config.stash:
+        config.stash[SCENARIOS] = load_all(config.getoption("--parity-fixtures"))
+    return config.stash[SCENARIOS]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "parity_scenario" in metafunc.fixturenames:
-        scenarios = _scenarios(metafunc.config)
-        metafunc.parametrize("parity_scenario", scenarios, ids=[s.id for s in scenarios])
+    if "parity_scenario" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    timed = config.pluginmanager.hasplugin("timeout")
+    per_reply = config.getoption("--parity-timeout")
+    params = [
+        pytest.param(
+            s,
+            id=s.id,
+            marks=[pytest.mark.timeout(protocol.scenario_bound(s.steps, per_reply))]
+            if timed
+            else [],
+        )
+        for s in _scenarios(config)
+    ]
+    metafunc.parametrize("parity_scenario", params)
+
+
+class Unloadable:
+    """Stands in for an implementation that could not be made (``--impl tf`` without
+    TensorFlow): every scenario is judged *not run* with the one reason."""
+
+    def __init__(self, spec: str, error: Exception) -> None:
+        self.name = spec
+        self.cannot_start = f"cannot load {spec!r}: {type(error).__name__}: {error}"
+
+    def close(self) -> None:
+        pass
 
 
 @pytest.fixture(scope="session")
-def parity_impl(request: pytest.FixtureRequest) -> Any:
+def parity_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
     from harness.cli import make_implementation
 
-    impl = make_implementation(
-        request.config.getoption("--impl"), request.config.getoption("--parity-timeout")
-    )
+    spec = request.config.getoption("--impl")
+    try:
+        impl = make_implementation(spec, request.config.getoption("--parity-timeout"))
+    except Exception as e:  # reported once per scenario as 'not run', with this reason
+        impl = Unloadable(spec, e)
     yield impl
     impl.close()
 
 
 @pytest.fixture(scope="session")
-def parity_deviations(request: pytest.FixtureRequest) -> Deviations:
-    return load_deviations(request.config.getoption("--deviations"), _scenarios(request.config))
+def parity_deviations(request: pytest.FixtureRequest, parity_impl: Any) -> Deviations:
+    """The declared deviations, if they are declared for this implementation."""
+    devs = load_deviations(request.config.getoption("--deviations"), _scenarios(request.config))
+    return devs if devs.applies_to(parity_impl.name) else Deviations()
 
 
 @pytest.fixture
@@ -98,6 +169,9 @@ def parity_judge(
     """Call with a scenario: runs it, records the result, returns it."""
 
     def run(scenario: Scenario) -> ScenarioResult:
+        watch = getattr(parity_impl, "watch", None)
+        if watch is not None:
+            watch(tmp_path)  # the test's own directory: escapes anywhere in it are caught
         result = judge(
             scenario,
             parity_impl,
@@ -105,27 +179,54 @@ def parity_judge(
             Path(request.config.getoption("--parity-golden")),
             parity_deviations,
         )
-        _RESULTS.append(result)
+        request.node.stash[ITEM_RESULT] = result
         return result
 
     return run
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    rep = yield
+    if rep.when == "call" and ITEM_RESULT in item.stash:
+        setattr(rep, REPORT_FIELD, item.stash[ITEM_RESULT].to_json())
+    return rep
+
+
+class _Collector:
+    """Collects the results carried by test reports (in the controller, or serially)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, REPORT_FIELD, None)
+        if data is not None and not is_xdist_worker(self.config):
+            self.config.stash[RESULTS].append(ScenarioResult.from_json(data))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.pluginmanager.register(_Collector(session.config), "parity-collector")
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if not _RESULTS:
+    results = report.sort_results(config.stash.get(RESULTS, []))
+    if not results or is_xdist_worker(config):
         return
     terminalreporter.section("parity")
-    for line in report.terminal(_RESULTS).splitlines():
+    for line in report.terminal(results).splitlines():
         terminalreporter.write_line(line)
     html_path, junit = config.getoption("--parity-html"), config.getoption("--parity-junit")
     extra = ""
     if html_path:
-        states = checklist.evaluate(
-            _RESULTS, _scenarios(config), Path(config.getoption("--parity-golden"))
-        )
-        extra = checklist.render_html(states, _RESULTS[0].implementation)
+        for impl, rows in report.by_implementation(results).items():
+            states = checklist.evaluate(
+                rows, _scenarios(config), Path(config.getoption("--parity-golden"))
+            )
+            extra += checklist.render_html(states, impl)
     report.write_reports(
-        _RESULTS,
+        results,
         Path(junit) if junit else None,
         Path(html_path) if html_path else None,
         extra_html=extra,

@@ -1,4 +1,5 @@
-"""The packages depend one way: harness -> reference -> reference.runtime (a leaf).
+"""The packages depend one way: harness -> reference -> reference.runtime (a leaf), and
+both harness and reference may use testee_protocol (a leaf: the protocol's definition).
 
 Checked on the source (every import statement, deferred ones included), so a cycle cannot
 creep back in through an import inside a function.
@@ -34,6 +35,7 @@ def _imports(package: str) -> list[tuple[str, int, str]]:
     ("package", "forbidden"),
     [
         ("reference", ("harness",)),
+        ("testee_protocol", ("harness", "reference", "tensorflow")),
         ("reference.runtime", ("harness", "reference.testee", "reference.tf", "tensorflow")),
     ],
 )
@@ -54,3 +56,14 @@ def test_runtime_imports_only_itself_from_the_project() -> None:
         and not name.startswith("reference.runtime")
     ]
     assert not own, "\n".join(own)
+
+
+def test_testee_protocol_imports_only_the_standard_library() -> None:
+    import sys
+
+    outside = [
+        f"{file}:{line} imports {name}"
+        for file, line, name in _imports("testee_protocol")
+        if name.split(".")[0] not in sys.stdlib_module_names and name != "__future__"
+    ]
+    assert not outside, "\n".join(outside)

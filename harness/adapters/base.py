@@ -17,7 +17,13 @@ class ImplementationFailure(Exception):
 
 
 class Implementation(Protocol):
-    """Runs scenarios one at a time; each call returns the events observed during it."""
+    """Runs scenarios one at a time; each call returns the events observed during it.
+
+    Optional, looked up by the runner with ``getattr``: ``watch(work_dir)`` (the directory
+    to check for writes outside ``files/``), ``cannot_start`` (a reason, once the
+    implementation failed to start: its scenarios are then *not run*), and
+    ``scenario_stderr()`` (its log for a scenario that did not pass).
+    """
 
     name: str
 

@@ -1,22 +1,21 @@
 """An implementation in another process, driven over the testee protocol (``docs/protocol.md``).
 
+This module is the protocol *session*: sequence numbers, one request and its checked reply
+at a time, deadlines, and what each fault does. The process itself (pipes, threads,
+bounds on what it writes, the kill) is :mod:`harness.adapters.process`; where it runs and
+the escape rule are :mod:`harness.adapters.sandbox`; the messages are
+:mod:`testee_protocol.codec`.
+
 One persistent process serves scenario after scenario. It is started lazily (by the first
 ``setup`` or ``capabilities``), greeted with ``hello``, and kept until :meth:`close`
 (``bye``) or until it misbehaves. Every fault -- it exits, hangs past the timeout, writes a
 line that is not a protocol message, answers out of order, speaks another protocol
 version, or writes outside the scenario's ``files/`` -- kills it (with its whole process
 group) and raises :class:`ImplementationFailure` naming the fault, the request and the
-tail of its stderr; the next scenario gets a fresh process. The harness never waits on the
-testee without a deadline: a reader thread turns its stdout into a queue that is read with
-a timeout (in slices, checking whether the testee exited), a writer thread feeds its stdin,
-and a third thread drains its stderr.
-
-Where it runs: its working directory is a fresh empty directory (unless ``cwd`` is given)
-and ``TMPDIR`` a private scratch directory, both inside a sandbox directory removed with
-the process. The escape rule (checked after each scenario's ``teardown``): the working
-directory must still be as it was at start, and the parent of ``files_dir`` (the scenario's
-output directory) must hold nothing the testee created, changed or removed; ``files/``
-itself and ``TMPDIR`` are the testee's.
+tail of its stderr; the next scenario gets a fresh process. A testee that cannot *start*
+(it cannot be executed, or fails its ``hello``) is not retried: :attr:`cannot_start` holds
+the reason, and every later scenario is refused at once with it (the runner reports them
+as *not run*).
 """
 
 from __future__ import annotations
@@ -25,43 +24,28 @@ import contextlib
 import os
 import queue
 import shlex
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from harness import protocol
 from harness.adapters.base import Events, ImplementationFailure, NotApplicable
+from harness.adapters.process import EOF, STDERR_TAIL_LINES, TesteeProcess, quote, signal_name
+from harness.adapters.sandbox import EscapeWatch, Sandbox
 from harness.scenario import Scenario
+from testee_protocol import codec
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-STDERR_TAIL_LINES = 20
-STDERR_KEEP_LINES = 2000
-# How long a testee has to exit after ``bye`` before it is killed, and to be reaped after
-# a kill (bounded; a process that survives SIGKILL that long is reported, not waited for).
-EXIT_GRACE = 5.0
 # While waiting for a reply, how often to check whether the testee has exited.
 EXIT_POLL = 0.05
-# Start-up (interpreter, imports) is not a hang: the hello gets at least this long.
-MIN_START_TIMEOUT = 10.0
-
-_EOF = object()
+EXIT_GRACE = protocol.EXIT_GRACE
+MIN_START_TIMEOUT = protocol.MIN_START_TIMEOUT
 
 
-def _signal_name(status: int) -> str:
-    if status >= 0:
-        return f"status {status}"
-    try:
-        return f"signal {signal.Signals(-status).name}"
-    except ValueError:
-        return f"signal {-status}"
+class CannotStart(ImplementationFailure):
+    """The testee could not be started or failed its ``hello``; it is not tried again."""
 
 
 def _absolute_argv(argv: Sequence[str]) -> list[str]:
@@ -80,130 +64,17 @@ def _absolute_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
-class _Process:
-    """One running testee: pipes, threads, and the tails of what it wrote."""
+class _Running:
+    """A started testee: its process, its sandbox, and what it said in ``hello``."""
 
-    def __init__(self, argv: list[str], cwd: str | None, env: Mapping[str, str] | None) -> None:
-        try:
-            self.sandbox = Path(tempfile.mkdtemp(prefix="testee-"))
-            (self.sandbox / "cwd").mkdir()
-            (self.sandbox / "tmp").mkdir()
-        except OSError as e:
-            raise ImplementationFailure(f"cannot create the testee's sandbox: {e}") from e
-        self.own_cwd = cwd is None
-        self.cwd = Path(cwd) if cwd is not None else self.sandbox / "cwd"
-        tmp = self.sandbox / "tmp"
-        full_env = dict(os.environ if env is None else env)
-        full_env["TMPDIR"] = str(tmp)
-        pythonpath = full_env.get("PYTHONPATH")
-        full_env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + pythonpath if pythonpath else "")
-        full_env.setdefault("PYTHONUNBUFFERED", "1")
-        self.cwd_snapshot = protocol.snapshot(self.cwd) if not self.own_cwd else {}
-        try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=self.cwd,
-                env=full_env,
-                start_new_session=True,  # its own process group, killed as a whole
-            )
-        except OSError as e:
-            shutil.rmtree(self.sandbox, ignore_errors=True)
-            raise ImplementationFailure(
-                f"cannot start testee {shlex.join(argv)}: {e.strerror or e}"
-            ) from e
-        self.seq = 0
-        self.replies: queue.Queue[Any] = queue.Queue()
-        self.outbox: queue.Queue[bytes | None] = queue.Queue()
-        self.stderr_lines: deque[str] = deque(maxlen=STDERR_KEEP_LINES)
-        self.stderr_count = 0
-        self.threads = [
-            threading.Thread(target=self._read_stdout, name="testee-stdout", daemon=True),
-            threading.Thread(target=self._read_stderr, name="testee-stderr", daemon=True),
-            threading.Thread(target=self._write_stdin, name="testee-stdin", daemon=True),
-        ]
-        for t in self.threads:
-            t.start()
+    def __init__(self, process: TesteeProcess, sandbox: Sandbox) -> None:
+        self.process = process
+        self.sandbox = sandbox
+        self.caps: dict[str, Any] = {}
 
-    # -- threads ----------------------------------------------------------------------
-    def _read_stdout(self) -> None:
-        stream = self.proc.stdout
-        assert stream is not None
-        try:
-            while True:
-                line = stream.readline(protocol.MAX_LINE_BYTES + 1)
-                if not line:
-                    break
-                self.replies.put(line)
-        except (OSError, ValueError):
-            pass
-        self.replies.put(_EOF)
-
-    def _read_stderr(self) -> None:
-        stream = self.proc.stderr
-        assert stream is not None
-        try:
-            for raw in iter(stream.readline, b""):
-                self.stderr_lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                self.stderr_count += 1
-        except (OSError, ValueError):
-            pass
-
-    def _write_stdin(self) -> None:
-        stream = self.proc.stdin
-        assert stream is not None
-        while True:
-            data = self.outbox.get()
-            if data is None:
-                break
-            try:
-                stream.write(data)
-                stream.flush()
-            except (OSError, ValueError):  # it died; the reader reports that
-                break
-        with contextlib.suppress(OSError, ValueError):
-            stream.close()
-
-    # -- control ----------------------------------------------------------------------
-    def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:
-        # Give the drain thread a moment to collect a dead process's last words.
-        if self.proc.poll() is not None:
-            self.threads[1].join(timeout=1.0)
-        tail = list(self.stderr_lines)[-lines:]
-        if not tail:
-            return "(stderr was empty)"
-        return "\n".join("  | " + line[:500] for line in tail)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, AttributeError):
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-        else:  # the leader exited; its group may live on
-            with contextlib.suppress(ProcessLookupError, PermissionError, AttributeError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=EXIT_GRACE)
-        self.finish()
-
-    def finish(self) -> None:
-        self.outbox.put(None)
-        for t in self.threads:
-            t.join(timeout=1.0)
-        # A reader still blocked (a grandchild outside the group holds the pipe) keeps its
-        # stream: closing it would wait for that read. It is a daemon thread.
-        for stream, reader in (
-            (self.proc.stdout, self.threads[0]),
-            (self.proc.stderr, self.threads[1]),
-        ):
-            if stream is not None and not reader.is_alive():
-                with contextlib.suppress(OSError, ValueError):
-                    stream.close()
-        shutil.rmtree(self.sandbox, ignore_errors=True)
+    def kill(self, grace: float) -> None:
+        self.process.kill(grace)
+        self.sandbox.remove()
 
 
 class SubprocessTestee:
@@ -214,6 +85,8 @@ class SubprocessTestee:
     sandbox working directory (then only its top level is checked for escapes); ``env``
     replaces the inherited environment (``TMPDIR`` and ``PYTHONPATH`` are always set).
     ``name`` defaults to the ``implementation`` the testee reports in its first ``hello``.
+    :meth:`watch` names the work directory the escape rule watches (default: each
+    scenario's output directory).
     """
 
     def __init__(
@@ -237,11 +110,11 @@ class SubprocessTestee:
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.env = dict(env) if env is not None else None
         self.reported_name: str | None = None
-        self._caps: dict[str, Any] | None = None
-        self._proc: _Process | None = None
+        self.cannot_start: str | None = None
+        self.work_dir: Path | None = None
+        self._run: _Running | None = None
         self._scenario: str | None = None  # id of the scenario in progress
-        self._files_dir: Path | None = None
-        self._outside_before: protocol.Snapshot = {}
+        self._watch: EscapeWatch | None = None
         self._stderr_mark = 0
         self._tainted = False  # answered 'error': replaced before the next scenario
         self.starts = 0  # how many processes were started (for tests and benchmarks)
@@ -252,51 +125,57 @@ class SubprocessTestee:
     def name(self) -> str:
         """The ``implementation`` of the testee's hello (reading it starts the testee), or a
         name made from ``argv`` if it cannot start; fixed on first read, so every result of
-        a run carries the same name."""
+        a run carries the same name. Not a safe path: see :func:`harness.runner.dir_name`."""
         if not self._name_fixed:
-            if self.reported_name is None:
+            if self.reported_name is None and self.cannot_start is None:
+                # A failure is kept in cannot_start; every scenario reports it.
                 with contextlib.suppress(ImplementationFailure):
-                    self._ensure_started()  # a failure is reported again by the next setup
+                    self._ensure_started()
             self._name = self.reported_name or _name_from_argv(self.argv)
             self._name_fixed = True
         assert self._name is not None
         return self._name
 
+    def watch(self, work_dir: str | os.PathLike[str]) -> None:
+        """Watch all of ``work_dir`` (which holds the scenarios' output directories) for
+        writes outside the current scenario's ``files/``."""
+        self.work_dir = Path(work_dir)
+
     # -- the Implementation interface -------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
-        self._ensure_started()
-        assert self._caps is not None
-        return dict(self._caps)
+        return dict(self._ensure_started().caps)
 
     def setup(self, scenario: Scenario, files_dir: str) -> Events:
-        if self._proc is not None and (self._tainted or self._scenario is not None):
+        if self._run is not None and (self._tainted or self._scenario is not None):
             self._stop_gracefully()
-        self._ensure_started()
-        assert self._caps is not None and self._proc is not None
-        if scenario.family not in self._caps["families"]:
+        run = self._ensure_started()
+        if scenario.family not in run.caps["families"]:
             raise NotApplicable(
                 f"the testee does not serve family {scenario.family!r} "
-                f"(its hello lists {', '.join(self._caps['families']) or 'none'})"
+                f"(its hello lists {', '.join(run.caps['families']) or 'none'})"
             )
+        try:
+            request = codec.setup(run.process.seq, scenario.id, scenario.to_json(), files_dir)
+        except codec.ProtocolError as e:  # the harness's own input; the testee is fine
+            raise ImplementationFailure(f"cannot send setup for {scenario.id}: {e}") from e
         files = Path(files_dir)
         self._scenario = scenario.id
-        self._files_dir = files
-        self._outside_before = protocol.snapshot(files.parent, skip=files)
-        self._stderr_mark = self._proc.stderr_count
-        try:
-            return self._request(protocol.setup(self._proc.seq, scenario.to_json(), files_dir))
-        except protocol.ScenarioNotApplicable as e:
+        self._watch = EscapeWatch(files, self.work_dir)
+        self._stderr_mark = run.process.stderr_count
+        reply = self._request(request)
+        if reply["type"] == codec.NOT_APPLICABLE:
             self._scenario = None  # the testee holds nothing for it; no teardown follows
-            raise NotApplicable(str(e)) from e
+            raise NotApplicable(reply["reason"])
+        return list(reply["events"])
 
     def step(self, index: int, step: dict[str, Any]) -> Events:
-        proc = self._live(f"step {index}")
-        return self._request(protocol.step(proc.seq, index, step), step)
+        run = self._live(f"step {index}")
+        return list(self._request(codec.step(run.process.seq, index, step), step)["events"])
 
     def teardown(self) -> Events:
-        proc = self._live("teardown")
+        run = self._live("teardown")
         try:
-            events = self._request(protocol.teardown(proc.seq))
+            events = list(self._request(codec.teardown(run.process.seq))["events"])
         finally:
             self._scenario = None
         self._check_escape()
@@ -308,78 +187,82 @@ class SubprocessTestee:
     # -- extras -----------------------------------------------------------------------
     def scenario_stderr(self) -> str:
         """What the testee wrote to stderr since the current (or last) scenario's setup."""
-        if self._proc is None:
+        if self._run is None:
             return ""
-        new = self._proc.stderr_count - self._stderr_mark
-        return "\n".join(list(self._proc.stderr_lines)[-new:]) if new > 0 else ""
+        return "\n".join(self._run.process.stderr_since(self._stderr_mark))
 
     @property
     def pid(self) -> int | None:
-        return self._proc.proc.pid if self._proc is not None else None
+        return self._run.process.pid if self._run is not None else None
 
     # -- internals --------------------------------------------------------------------
-    def _live(self, what: str) -> _Process:
-        if self._proc is None or self._scenario is None:
+    def _live(self, what: str) -> _Running:
+        if self._run is None or self._scenario is None:
             raise ImplementationFailure(f"{what}: no scenario in progress (the testee was stopped)")
-        return self._proc
+        return self._run
 
-    def _ensure_started(self) -> None:
-        if self._proc is not None:
-            return
-        self._proc = _Process(self.argv, self.cwd, self.env)
+    def _ensure_started(self) -> _Running:
+        if self._run is not None:
+            return self._run
+        if self.cannot_start is not None:
+            raise CannotStart(self.cannot_start)
+        try:
+            return self._start()
+        except ImplementationFailure as e:
+            self.cannot_start = str(e)
+            raise CannotStart(self.cannot_start) from e
+
+    def _start(self) -> _Running:
+        sandbox = Sandbox(self.cwd, self.env)
+        try:
+            process = TesteeProcess(self.argv, sandbox.cwd, sandbox.env)
+        except ImplementationFailure:
+            sandbox.remove()
+            raise
+        self._run = run = _Running(process, sandbox)
         self.starts += 1
         self._tainted = False
         self._scenario = None
-        try:
-            reply = self._exchange(protocol.hello(self._proc.seq), None, self.start_timeout)
-        except protocol.TesteeError as e:
-            self._fail(f"the testee refused hello: {e}")
-        try:
-            self._caps = protocol.check_hello(reply)
-        except protocol.ProtocolError as e:
-            self._fail(f"bad hello: {e}")
-        self.reported_name = reply["implementation"]
+        reply = self._exchange(codec.hello(process.seq), self.start_timeout)
+        if reply["type"] == codec.ERROR:
+            self._fail(f"the testee refused hello: {reply['message']}")
+        run.caps = dict(reply["capabilities"])
+        self.reported_name = printable_name(reply["implementation"])
+        return run
 
-    def _request(self, request: dict[str, Any], step: dict[str, Any] | None = None) -> Events:
-        assert self._caps is not None
-        timeout = protocol.reply_timeout(step, self.timeout, self._caps["virtual_clock"])
-        try:
-            reply = self._exchange(request, step, timeout)
-        except protocol.TesteeError as e:
+    def _request(self, request: dict[str, Any], step: dict[str, Any] | None = None) -> Any:
+        assert self._run is not None
+        timeout = protocol.reply_timeout(step, self.timeout, self._run.caps["virtual_clock"])
+        reply = self._exchange(request, timeout)
+        if reply["type"] == codec.ERROR:
             self._tainted = True
             tail = self.scenario_stderr().splitlines()[-STDERR_TAIL_LINES:]
-            shown = "\n".join("  | " + line[:500] for line in tail) or "(stderr was empty)"
             raise ImplementationFailure(
-                f"the testee reported an internal error on {_what(request)}: {e}\n"
-                f"its stderr during this scenario:\n{shown}"
-            ) from e
-        return list(reply["events"])
+                f"the testee reported an internal error on {_what(request)}: "
+                f"{reply['message']}\nits stderr during this scenario:\n{quote(tail)}"
+            )
+        return reply
 
-    def _exchange(
-        self, request: dict[str, Any], step: dict[str, Any] | None, timeout: float
-    ) -> dict[str, Any]:
+    def _exchange(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and return its checked reply, or kill the testee and raise."""
-        proc = self._proc
-        assert proc is not None
-        proc.seq += 1
+        assert self._run is not None
+        process = self._run.process
+        process.seq += 1
         what = _what(request)
-        proc.outbox.put(protocol.encode(request))
-        item = self._next_line(proc, what, timeout)
-        if item is _EOF:
+        process.send(codec.encode(request))
+        item = self._next_line(process, what, timeout)
+        if item is EOF:
             try:
-                status = proc.proc.wait(timeout=self.exit_grace)
+                status = process.wait(self.exit_grace)
             except subprocess.TimeoutExpired:
                 self._fail(f"the testee closed its stdout during {what} but did not exit")
-            self._fail(f"the testee exited with {_signal_name(status)} during {what}")
-        if len(item) > protocol.MAX_LINE_BYTES:
-            self._fail(f"reply to {what} is longer than {protocol.MAX_LINE_BYTES} bytes")
+            self._fail(f"the testee exited with {signal_name(status)} during {what}")
         try:
-            reply = protocol.decode(item)
-            return protocol.check_reply(reply, request)
-        except protocol.ProtocolError as e:
+            return codec.check_reply(codec.decode(item), request)
+        except codec.ProtocolError as e:
             self._fail(f"protocol error in the reply to {what}: {e}")
 
-    def _next_line(self, proc: _Process, what: str, timeout: float) -> Any:
+    def _next_line(self, process: TesteeProcess, what: str, timeout: float) -> Any:
         """The next stdout line (or end of output) within ``timeout``. Waits in short slices
         so that a testee which exited while a child of its keeps the pipe open is reported
         as exited at once, not as hung."""
@@ -389,24 +272,23 @@ class SubprocessTestee:
             if left <= 0:
                 self._fail(f"no reply to {what} within {timeout:g} s (hung?)")
             try:
-                return proc.replies.get(timeout=min(left, EXIT_POLL))
+                return process.replies.get(timeout=min(left, EXIT_POLL))
             except queue.Empty:
                 pass
-            status = proc.proc.poll()
+            status = process.poll()
             if status is not None:
                 try:  # a reply written just before it exited still counts
-                    return proc.replies.get(timeout=EXIT_POLL)
+                    return process.replies.get(timeout=EXIT_POLL)
                 except queue.Empty:
-                    self._fail(f"the testee exited with {_signal_name(status)} during {what}")
+                    self._fail(f"the testee exited with {signal_name(status)} during {what}")
 
     def _fail(self, reason: str) -> NoReturn:
-        proc = self._proc
-        assert proc is not None
+        run = self._run
+        assert run is not None
         scenario = f" (scenario {self._scenario})" if self._scenario else ""
-        proc.kill()
-        tail = proc.stderr_tail()
-        self._proc = None
-        self._caps = None
+        run.kill(self.exit_grace)
+        tail = run.process.stderr_tail()
+        self._run = None
         self._scenario = None
         raise ImplementationFailure(
             f"{reason}{scenario}; testee {shlex.join(self.argv)} was killed.\n"
@@ -414,46 +296,47 @@ class SubprocessTestee:
         )
 
     def _check_escape(self) -> None:
-        proc, files = self._proc, self._files_dir
-        if proc is None or files is None:
+        run, watch = self._run, self._watch
+        if run is None or watch is None:
             return
-        found = [
-            f"{files.parent / rel}"
-            for rel in protocol.escapes(
-                self._outside_before, protocol.snapshot(files.parent, skip=files)
-            )
-        ]
-        if proc.own_cwd:
-            found += [f"{proc.cwd / rel} (created)" for rel in sorted(protocol.snapshot(proc.cwd))]
-        else:
-            before = {k for k in proc.cwd_snapshot if "/" not in k}
-            after = {k for k in protocol.snapshot(proc.cwd) if "/" not in k}
-            found += [f"{proc.cwd / rel} (created)" for rel in sorted(after - before)]
+        found = watch.found(run.sandbox)
         if found:
             self._fail(
                 "the testee wrote outside files_dir "
-                f"{files}: " + ", ".join(found[:10]) + (" ..." if len(found) > 10 else "")
+                f"{watch.files_dir}: " + ", ".join(found[:10]) + (" ..." if len(found) > 10 else "")
             )
 
     def _stop_gracefully(self) -> None:
-        proc = self._proc
-        self._proc = None
-        self._caps = None
+        run = self._run
+        self._run = None
         self._scenario = None
-        if proc is None:
+        if run is None:
             return
-        if proc.proc.poll() is None:
-            proc.outbox.put(protocol.encode(protocol.bye(proc.seq)))
-            proc.outbox.put(None)  # closes its stdin after bye
+        process = run.process
+        if process.poll() is None:
+            process.send(codec.encode(codec.bye(process.seq)))
+            process.close_stdin()
             try:
-                proc.proc.wait(timeout=self.exit_grace)
+                process.wait(self.exit_grace)
             except subprocess.TimeoutExpired:
                 print(
                     f"harness: testee {shlex.join(self.argv)} did not exit within "
                     f"{self.exit_grace:g} s of 'bye'; killed",
                     file=sys.stderr,
                 )
-        proc.kill()
+        run.kill(self.exit_grace)
+
+
+# The longest implementation name kept for reports (the rest is cut).
+MAX_NAME = 100
+
+
+def printable_name(name: str) -> str:
+    """A testee's reported name as reports can show it: control and other unprintable
+    characters (which XML cannot hold and terminals obey) become ``?``, at most
+    :data:`MAX_NAME` characters. It is still no path: see :func:`harness.runner.dir_name`."""
+    shown = "".join(c if c.isprintable() else "?" for c in name[:MAX_NAME])
+    return shown + ("..." if len(name) > MAX_NAME else "")
 
 
 def _name_from_argv(argv: Sequence[str]) -> str:
@@ -468,29 +351,10 @@ def _name_from_argv(argv: Sequence[str]) -> str:
 
 
 def _what(request: Mapping[str, Any]) -> str:
+    """The request in a failure message. Without its ``seq``: that depends on how many
+    scenarios the process served before, so it would make a parallel run's report differ
+    from a serial one's (the out-of-order message still quotes both seqs)."""
     kind = request["type"]
-    if kind == protocol.STEP:
-        return f"step {request['index']} ({request['step'].get('op')}, seq {request['seq']})"
-    return f"{kind} (seq {request['seq']})"
-
-
-# -- one testee per pytest-xdist worker ----------------------------------------------
-
-
-def xdist_worker() -> str:
-    """This process's pytest-xdist worker id (``gw0``, ``gw1``, ...) or ``main``."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
-def worker_testee(
-    argv: Sequence[str], base_dir: str | os.PathLike[str], **kwargs: Any
-) -> tuple[SubprocessTestee, Path]:
-    """A testee and a fresh output directory for this xdist worker.
-
-    Each worker process drives its own persistent testee and writes under its own
-    ``<base_dir>/<worker>/`` (pytest's ``tmp_path_factory`` already gives each worker a
-    separate base temp dir), so workers share nothing. The caller closes the testee.
-    """
-    work = Path(base_dir) / xdist_worker()
-    work.mkdir(parents=True, exist_ok=True)
-    return SubprocessTestee(argv, **kwargs), work
+    if kind == codec.STEP:
+        return f"step {request['index']} ({request['step'].get('op')})"
+    return kind

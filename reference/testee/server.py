@@ -1,22 +1,24 @@
 """The reference testee's protocol loop (``docs/protocol.md``, version 1).
 
-Reads one JSON request per line, calls :class:`reference.testee.executor.Executor`, writes
-one JSON reply per line and flushes it. Like a protobuf conformance testee it judges
-nothing: the harness checks every reply. Only :func:`handle` knows the message types, so
-a wrapper (see ``tests/protocol/testees/``) can alter requests or replies around it.
+Reads one request per line, checks it against the protocol's one definition
+(:mod:`testee_protocol.codec`), calls :class:`reference.testee.executor.Executor`, and
+writes one reply per line (strict JSON, flushed). Like a protobuf conformance testee it
+judges nothing: the harness checks every reply. Only :func:`Server.handle` knows the
+message types, so a wrapper (see ``tests/protocol/testees/``) can alter requests or
+replies around it. "Cannot express this scenario" is the executor's
+:class:`~reference.testee.world.NotApplicable`, answered as the ``not_applicable`` reply.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from typing import IO, Any
 
 from reference.testee.executor import Executor
 from reference.testee.world import NotApplicable
+from testee_protocol import codec
 
-PROTOCOL_VERSION = 1
 IMPLEMENTATION = "reference"
 
 
@@ -34,50 +36,52 @@ class Server:
         self.set_up = False
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        kind, seq = request.get("type"), request.get("seq")
-        if kind == "bye":
+        seq = request.get("seq")
+        try:
+            codec.check_request(request)
+        except codec.ProtocolError as e:
+            return codec.error(seq if isinstance(seq, int) else None, f"bad request: {e}")
+        kind = request["type"]
+        if kind == codec.BYE:
             return None
-        if kind == "hello":
+        if kind == codec.HELLO:
             caps = self.executor.capabilities
-            return {
-                "type": "hello",
-                "seq": seq,
-                "protocol": PROTOCOL_VERSION,
-                "implementation": self.implementation,
-                "capabilities": {
-                    "families": list(caps["families"]),
-                    "virtual_clock": caps["virtual_clock"],
-                },
-            }
+            return codec.hello_reply(
+                seq, self.implementation, list(caps["families"]), caps["virtual_clock"]
+            )
         self.events.clear()
         try:
-            if kind == "setup":
+            if kind == codec.SETUP:
                 self.set_up = True
                 self.executor.setup(request["scenario"], request["files_dir"])
-            elif kind == "step":
+            elif kind == codec.STEP:
                 self.executor.step(request["step"])
-            elif kind == "teardown":
+            else:
                 self.set_up = False
                 self.executor.teardown()
-            else:
-                return {"type": "error", "seq": seq, "message": f"unknown request {kind!r}"}
         except Exception as e:
             if not isinstance(e, NotApplicable):
                 traceback.print_exc(file=sys.stderr)
-            if kind == "setup":  # leave no half-built world behind
+            if kind == codec.SETUP:  # leave no half-built world behind
                 self.set_up = False
                 try:
                     self.executor.teardown()
                 except Exception:
                     traceback.print_exc(file=sys.stderr)
                 if isinstance(e, NotApplicable):
-                    return {"type": "not_applicable", "seq": seq, "reason": str(e)}
-            return {"type": "error", "seq": seq, "message": f"{kind}: {type(e).__name__}: {e}"}
-        return {"type": "done", "seq": seq, "events": list(self.events)}
+                    return codec.not_applicable(seq, str(e))
+            return codec.error(seq, f"{kind}: {type(e).__name__}: {e}")
+        return codec.done(seq, self.events)
 
 
 def write(out: IO[str], message: dict[str, Any]) -> None:
-    out.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n")
+    """One reply as one strict-JSON line, flushed. An event carrying a non-finite number
+    (strict JSON has none) is answered as an ``error`` reply instead."""
+    try:
+        line = codec.encode(message)
+    except ValueError as e:
+        line = codec.encode(codec.error(message.get("seq"), f"reply is not strict JSON: {e}"))
+    out.write(line.decode("utf-8"))
     out.flush()
 
 
@@ -86,12 +90,9 @@ def serve(inp: IO[str], out: IO[str], server: Server | None = None) -> int:
     server = server or Server()
     for line in inp:
         try:
-            request = json.loads(line)
-        except ValueError as e:
-            write(out, {"type": "error", "seq": None, "message": f"request is not JSON: {e}"})
-            continue
-        if not isinstance(request, dict):
-            write(out, {"type": "error", "seq": None, "message": "request is not an object"})
+            request = codec.decode(line.encode("utf-8"))
+        except codec.ProtocolError as e:
+            write(out, codec.error(None, f"request is not a protocol message: {e}"))
             continue
         reply = server.handle(request)
         if reply is None:

@@ -48,6 +48,7 @@ BAD = [
         b'{"deviations": [{"reason": "r", "quirk": "quirk-a"}, {"reason": "r"}]}',
         "deviations[1]: needs 'scenario' or 'quirk'",
     ),
+    (b'{"implementation": ["rust"], "deviations": []}', "implementation: must be a string"),
 ]
 
 
@@ -121,3 +122,22 @@ def test_non_string_target_is_a_deviation_error(tmp_path: Path, key: str, value:
     with pytest.raises(DeviationError) as info:
         load_deviations(path, SCENARIOS)
     assert str(info.value) == f"{path}: deviations[0].{key}: must be a string, got {value!r}"
+
+
+@pytest.mark.parametrize(
+    ("scope", "applies"),
+    [
+        ({"implementation": "rust"}, {"rust": True, "rust #2": False, "reference": False}),
+        ({"implementation": ""}, {"rust": True, "reference": True}),
+        ({}, {"rust": True, "reference": True}),  # files written before the scope field
+    ],
+)
+def test_deviations_apply_to_the_implementation_they_name(
+    tmp_path: Path, scope: dict[str, Any], applies: dict[str, bool]
+) -> None:
+    path = tmp_path / "dev.json"
+    path.write_text(
+        json.dumps({**scope, "deviations": [{"scenario": "controller/a", "reason": "r"}]})
+    )
+    deviations = load_deviations(path, SCENARIOS)
+    assert {name: deviations.applies_to(name) for name in applies} == applies

@@ -145,5 +145,5 @@ def test_not_applicable_is_reported_as_skipped(tmp_path):
     scenario = load_all()[0]
     result = judge(scenario, NoBarrier(), tmp_path / "out")
     assert (result.status, result.reason) == (NOT_APPLICABLE, "no barrier here")
-    assert summary_line([result]) == "0 passed, 0 failed, 1 skipped"
+    assert summary_line([result]) == "reference: 0 passed, 0 failed, 1 not applicable"
     assert b'<skipped message="not applicable: no barrier here"' in junit_xml([result])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.adapters.subprocess_testee import SubprocessTestee
-from harness.adapters.subprocess_testee import worker_testee as make_worker_testee
+from harness.pytest_plugin import worker_testee as make_worker_testee
 from harness.scenario import Scenario, load_all
 
 TESTEES = Path(__file__).resolve().parent / "testees"

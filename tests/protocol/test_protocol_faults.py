@@ -13,7 +13,7 @@ import pytest
 
 from harness.adapters.subprocess_testee import SubprocessTestee
 from harness.polling import wait_until
-from harness.runner import FAILED, NOT_APPLICABLE, PASSED, ScenarioResult, run_corpus
+from harness.runner import FAILED, NOT_APPLICABLE, NOT_RUN, PASSED, ScenarioResult, run_corpus
 from harness.scenario import HARNESS_OPS, Scenario
 
 HANG_TIMEOUT = 1.0
@@ -49,11 +49,11 @@ def run_pair(
 FAULTS = {
     "crash": ["exited with status 3", "during step", "injecting crash"],
     "exit_silently": ["exited with status 0", "during step"],
-    "hang": [f"no reply to step 0 ({{op}}, seq 2) within {HANG_TIMEOUT:g} s", "injecting hang"],
+    "hang": [f"no reply to step 0 ({{op}}) within {HANG_TIMEOUT:g} s", "injecting hang"],
     "garbage": ["line is not JSON", "'this is not json'"],
     "stdout_noise": ["line is not JSON", "'progress: 50%'"],
     "out_of_order": ["out of order", "carries seq 3", "outstanding request is 'step' with seq 2"],
-    "bad_events": ["events[", "must be an object with a string 'event'"],
+    "bad_events": ["done.events[", "needs 'event'"],
     "escape": ["wrote outside files_dir", "escaped.txt (created)", "stray.log (created)"],
     "error": ["reported an internal error on step 0", "injected internal error"],
 }
@@ -87,20 +87,22 @@ def test_fault_fails_that_scenario_only(
         ("refuse_hello", "refused hello: I only speak protocol 2"),
     ],
 )
-def test_hello_fault_then_fresh_testee(
+def test_hello_fault_stops_the_implementation_once(
     fault: str,
     words: str,
     corpus: list[Scenario],
     script_argv: Callable[..., list[str]],
     tmp_path: Path,
 ) -> None:
+    """A testee that fails its first hello is started once: every scenario is *not run*,
+    with that one reason (even though a second process would have been healthy)."""
     argv = script_argv("faulty.py", fault, "--once", str(tmp_path / "struck"))
     results, seconds, testee = run_pair(argv, corpus, tmp_path / "work")
-    bad, good = results
-    assert bad.status == FAILED and words in (bad.failure or ""), bad.failure
+    assert [r.status for r in results] == [NOT_RUN, NOT_RUN]
+    assert words in (results[0].reason or ""), results[0].reason
+    assert results[1].reason == results[0].reason
     assert seconds[0] < SLACK
-    assert good.status == PASSED, good.explanation()
-    assert testee.starts == 2
+    assert testee.starts == 1
 
 
 def test_escape_file_is_also_a_difference(
@@ -114,10 +116,11 @@ def test_escape_file_is_also_a_difference(
 
 def test_command_that_cannot_start(corpus: list[Scenario], tmp_path: Path) -> None:
     testee = SubprocessTestee([str(tmp_path / "no-such-testee")])
-    results = run_corpus(corpus[:1], testee, tmp_path / "work")
+    results = run_corpus(corpus[:2], testee, tmp_path / "work")
     testee.close()
-    assert results[0].status == FAILED
-    assert "cannot start testee" in (results[0].failure or "")
+    assert [r.status for r in results] == [NOT_RUN, NOT_RUN]
+    assert "cannot start testee" in (results[0].reason or "")
+    assert testee.starts == 0
 
 
 def test_missing_module_shows_stderr(corpus: list[Scenario], tmp_path: Path) -> None:
@@ -126,7 +129,8 @@ def test_missing_module_shows_stderr(corpus: list[Scenario], tmp_path: Path) -> 
     testee = SubprocessTestee([sys.executable, "-m", "no_such_testee_module"])
     results = run_corpus(corpus[:1], testee, tmp_path / "work")
     testee.close()
-    failure = results[0].failure or ""
+    assert results[0].status == NOT_RUN
+    failure = results[0].reason or ""
     assert "exited with status 1 during hello" in failure
     assert "No module named no_such_testee_module" in failure
 
@@ -137,8 +141,8 @@ def test_unsupported_family_is_reported_without_sending(
     testee = SubprocessTestee(reference_argv)
     try:
         testee.capabilities()
-        assert testee._caps is not None
-        testee._caps["families"] = []  # as if the testee served no family
+        assert testee._run is not None
+        testee._run.caps["families"] = []  # as if the testee served no family
         results = run_corpus(corpus[:1], testee, tmp_path)
     finally:
         testee.close()

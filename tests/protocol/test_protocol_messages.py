@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import protocol
+from harness.adapters import sandbox
 from harness.driver import harness_step
 from harness.polling import WaitTimeout, wait_until
 from harness.scenario import HARNESS_OPS, parse
@@ -36,6 +37,10 @@ def test_encode_is_one_strict_utf8_line() -> None:
         (b'{"type":"done","x":NaN}\n', "not JSON"),
         (b"[1]\n", "not an object"),
         (b'{"seq":1}\n', "no string 'type'"),
+        (b"\xef\xbb\xbf{}\n", "byte order mark"),
+        (b"[" + b"0," * 100_001 + b"0]\n", "100001 ',' bytes, more than the 100000"),
+        (b" " * (protocol.MAX_LINE_BYTES + 1) + b"\n", "longer than 67108864 bytes"),
+        (b" " * (protocol.MAX_LINE_BYTES + 1), "longer than 67108864 bytes"),
     ],
 )
 def test_decode_rejects(line: bytes, words: str) -> None:
@@ -53,10 +58,12 @@ def test_check_reply() -> None:
         protocol.check_reply({"type": "done", "events": []}, req)
     with pytest.raises(protocol.ProtocolError, match="wrong reply type 'hello'"):
         protocol.check_reply({"type": "hello", "seq": 4}, req)
-    with pytest.raises(protocol.ProtocolError, match=r"events\[0\]"):
+    with pytest.raises(protocol.ProtocolError, match=r"events\[0\]: needs 'event'"):
         protocol.check_reply({"type": "done", "seq": 4, "events": [{"run": 1}]}, req)
-    with pytest.raises(protocol.TesteeError, match="boom"):
-        protocol.check_reply({"type": "error", "seq": 4, "message": "boom"}, req)
+    error = {"type": "error", "seq": 4, "message": "boom"}
+    assert protocol.check_reply(error, req) == error, "an error is a reply, not an exception"
+    with pytest.raises(protocol.ProtocolError, match="wrong reply type 'not_applicable'"):
+        protocol.check_reply({"type": "not_applicable", "seq": 4, "reason": "x"}, req)
 
 
 def test_check_hello() -> None:
@@ -70,9 +77,15 @@ def test_check_hello() -> None:
     assert protocol.check_hello(good)["virtual_clock"] is False
     for bad, words in [
         ({**good, "protocol": 2}, "speaks 2"),
-        ({**good, "implementation": ""}, "implementation"),
-        ({**good, "capabilities": {"families": "all", "virtual_clock": True}}, "families"),
-        ({**good, "capabilities": {"families": [], "virtual_clock": 1}}, "virtual_clock"),
+        ({**good, "implementation": ""}, "hello.implementation: must be a non-empty string"),
+        (
+            {**good, "capabilities": {"families": "all", "virtual_clock": True}},
+            "hello.capabilities.families: must be a list",
+        ),
+        (
+            {**good, "capabilities": {"families": [], "virtual_clock": 1}},
+            "hello.capabilities.virtual_clock: must be true or false, got 1",
+        ),
     ]:
         with pytest.raises(protocol.ProtocolError, match=words):
             protocol.check_hello(bad)
@@ -105,12 +118,12 @@ def test_wait_until_is_bounded() -> None:
 def test_escape_rule(tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "files").mkdir(parents=True)
-    before = protocol.snapshot(out, skip=out / "files")
+    before = sandbox.snapshot(out, skip=out / "files")
     (out / "files" / "fine.txt").write_text("inside")
-    assert protocol.escapes(before, protocol.snapshot(out, skip=out / "files")) == []
+    assert sandbox.escapes(before, sandbox.snapshot(out, skip=out / "files")) == []
     (out / "sub").mkdir()
     (out / "sub" / "x").write_text("outside")
-    assert protocol.escapes(before, protocol.snapshot(out, skip=out / "files")) == [
+    assert sandbox.escapes(before, sandbox.snapshot(out, skip=out / "files")) == [
         "sub (created)",
         "sub/x (created)",
     ]

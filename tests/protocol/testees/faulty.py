@@ -1,6 +1,7 @@
 """A deliberately broken testee: the reference, with one fault injected on purpose.
 
-``python faulty.py FAULT [--on SCENARIO_ID] [--once STATE_FILE]``
+``python faulty.py FAULT [--on SCENARIO_ID] [--once STATE_FILE] [--name NAME]
+[--escape-to RELATIVE_PATH] [--na SCENARIO_ID]``
 
 The fault strikes in the scenario ``--on`` (at its first step, or at its teardown for
 ``escape``); ``bad_hello`` and ``refuse_hello`` strike at the hello instead. With
@@ -11,11 +12,16 @@ Faults: ``crash`` (exits with status 3), ``hang`` (never answers), ``garbage`` (
 line that is not JSON), ``out_of_order`` (answers with the wrong seq), ``escape`` (writes
 next to ``files/`` and into its working directory), ``error`` (answers ``error``),
 ``bad_events`` (an event without ``event``), ``bad_hello`` (claims protocol 2),
-``refuse_hello`` (answers hello with ``error``), ``stdout_noise`` (prints a stray line
+``refuse_hello`` (answers hello with ``error``), ``hang_hello`` (never answers hello),
+``flood_events`` (answers with 110 000 tiny events), ``stdout_noise`` (prints a stray line
 before its reply), ``exit_silently`` (exits with status 0 without answering);
 ``ignore_bye`` (stays alive after ``bye`` and end of input), ``orphan`` (starts a child
 process that holds stdout open, then exits with status 4); ``not_applicable`` is no fault:
-it answers the scenario's ``setup`` with ``not_applicable``.
+it answers the scenario's ``setup`` with ``not_applicable``, and ``none`` injects nothing.
+
+``--name`` is the implementation name its hello reports; ``--escape-to`` is where the
+``escape`` fault writes, relative to ``files_dir`` (default ``../escaped.txt``); ``--na``
+answers that scenario's ``setup`` with ``not_applicable`` (besides the fault).
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ FAULTS = (
     "not_applicable",
     "ignore_bye",
     "orphan",
+    "hang_hello",
+    "flood_events",
+    "none",
 )
 
 
@@ -71,9 +80,12 @@ def main() -> int:
     parser.add_argument("fault", choices=FAULTS)
     parser.add_argument("--on", help="the scenario id the fault strikes in")
     parser.add_argument("--once", help="only the first process creating this file misbehaves")
+    parser.add_argument("--name", default="reference", help="the implementation it reports")
+    parser.add_argument("--escape-to", default="../escaped.txt", help="relative to files_dir")
+    parser.add_argument("--na", help="answer this scenario's setup with not_applicable")
     args = parser.parse_args()
     armed = claim(args.once)
-    server = Server()
+    server = Server(implementation=args.name)
     scenario = None
     files_dir = None
     for line in sys.stdin:
@@ -82,6 +94,12 @@ def main() -> int:
         if kind == "setup":
             scenario, files_dir = request["id"], request["files_dir"]
         strike = armed and scenario is not None and scenario == args.on
+        if kind == "hello" and armed and args.fault == "hang_hello":
+            threading.Event().wait()
+        if kind == "setup" and request["id"] == args.na:
+            send({"type": "not_applicable", "seq": seq, "reason": "declared not applicable"})
+            scenario = None
+            continue
         if kind == "hello" and armed and args.fault in ("bad_hello", "refuse_hello"):
             if args.fault == "refuse_hello":
                 send({"type": "error", "seq": seq, "message": "I only speak protocol 2"})
@@ -117,6 +135,14 @@ def main() -> int:
                 continue
             if args.fault == "stdout_noise":
                 send("progress: 50%")
+            if args.fault == "flood_events":
+                sys.stdout.write(
+                    f'{{"type":"done","seq":{seq},"events":['
+                    + ",".join(['{"event":"x"}'] * 110_000)
+                    + "]}\n"
+                )
+                sys.stdout.flush()
+                continue
         reply = server.handle(request)
         if reply is None:
             if armed and args.fault == "ignore_bye":
@@ -128,7 +154,9 @@ def main() -> int:
             reply["events"] = [*reply["events"], {"what": "no event key"}]
         if kind == "teardown" and strike and args.fault == "escape":
             assert files_dir is not None
-            Path(files_dir).parent.joinpath("escaped.txt").write_text("outside files/\n")
+            target = Path(files_dir, args.escape_to)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("outside files/\n")
             Path("stray.log").write_text("written in the working directory\n")
         if kind == "teardown":
             scenario = None

@@ -1,0 +1,211 @@
+"""One running testee process: its pipes, the threads that serve them, and its kill.
+
+The harness never blocks on a testee: a reader thread turns stdout into a queue of lines
+(read with a deadline by the session), a writer thread feeds stdin, and a third thread
+drains stderr. Everything a testee writes is bounded before it is kept:
+
+- a stdout line is read up to :data:`testee_protocol.codec.MAX_LINE_BYTES` + 1 bytes (a
+  longer one is a protocol error), and at most :data:`REPLY_QUEUE` lines wait in the queue
+  (a testee that floods stdout blocks on its pipe instead of filling the harness's memory);
+- a stderr line keeps its first :data:`STDERR_LINE_BYTES` bytes (the rest of the line is
+  read and dropped), and only the last :data:`STDERR_KEEP_LINES` lines are kept.
+
+The process runs in its own process group, killed as a whole (:meth:`TesteeProcess.kill`).
+This module knows nothing of the protocol's messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.adapters.base import ImplementationFailure
+from testee_protocol.codec import MAX_LINE_BYTES
+
+STDERR_TAIL_LINES = 20
+STDERR_KEEP_LINES = 2000
+# A longer stderr line is cut here (documented in docs/protocol.md, "Transport").
+STDERR_LINE_BYTES = 4096
+# stdout lines read ahead of the session (a reply is answered one at a time).
+REPLY_QUEUE = 2
+# How long the threads get to finish once the process is gone.
+THREAD_GRACE = 1.0
+
+EOF = object()  # the queue's marker for the end of stdout
+
+
+def signal_name(status: int) -> str:
+    """``status 3`` or ``signal SIGKILL`` for a :attr:`subprocess.Popen.returncode`."""
+    if status >= 0:
+        return f"status {status}"
+    try:
+        return f"signal {signal.Signals(-status).name}"
+    except ValueError:
+        return f"signal {-status}"
+
+
+class TesteeProcess:
+    """``argv`` started in ``cwd`` with ``env``; see the module docstring."""
+
+    def __init__(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,  # its own process group, killed as a whole
+            )
+        except OSError as e:
+            raise ImplementationFailure(
+                f"cannot start testee {shlex.join(argv)}: {e.strerror or e}"
+            ) from e
+        self.seq = 0
+        self.closing = threading.Event()
+        self.replies: queue.Queue[Any] = queue.Queue(maxsize=REPLY_QUEUE)
+        self.outbox: queue.Queue[bytes | None] = queue.Queue()
+        self.stderr_lines: deque[str] = deque(maxlen=STDERR_KEEP_LINES)
+        self.stderr_count = 0
+        self.threads = [
+            threading.Thread(target=self._read_stdout, name="testee-stdout", daemon=True),
+            threading.Thread(target=self._read_stderr, name="testee-stderr", daemon=True),
+            threading.Thread(target=self._write_stdin, name="testee-stdin", daemon=True),
+        ]
+        for t in self.threads:
+            t.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def send(self, data: bytes) -> None:
+        self.outbox.put(data)
+
+    def close_stdin(self) -> None:
+        self.outbox.put(None)
+
+    # -- threads ----------------------------------------------------------------------
+    def _put(self, item: Any) -> bool:
+        """Queue ``item`` unless the process is being closed (then drop it)."""
+        while not self.closing.is_set():
+            try:
+                self.replies.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read_stdout(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        try:
+            while True:
+                line = stream.readline(MAX_LINE_BYTES + 2)
+                if not line or not self._put(line):
+                    break
+        except (OSError, ValueError):
+            pass
+        self._put(EOF)
+
+    def _read_stderr(self) -> None:
+        stream = self.proc.stderr
+        assert stream is not None
+        cut = False  # inside the dropped rest of an over-long line
+        try:
+            while True:
+                chunk = stream.readline(STDERR_LINE_BYTES)
+                if not chunk:
+                    break
+                ended = chunk.endswith(b"\n")
+                if not cut:
+                    text = chunk.decode("utf-8", "replace").rstrip("\r\n")
+                    if not ended:
+                        text += f" [cut at {STDERR_LINE_BYTES} bytes]"
+                    self.stderr_lines.append(text)
+                    self.stderr_count += 1
+                cut = not ended
+        except (OSError, ValueError):
+            pass
+
+    def _write_stdin(self) -> None:
+        stream = self.proc.stdin
+        assert stream is not None
+        while True:
+            data = self.outbox.get()
+            if data is None:
+                break
+            try:
+                stream.write(data)
+                stream.flush()
+            except (OSError, ValueError):  # it died; the reader reports that
+                break
+        with contextlib.suppress(OSError, ValueError):
+            stream.close()
+
+    # -- what it wrote ----------------------------------------------------------------
+    def stderr_since(self, mark: int) -> list[str]:
+        """The stderr lines after the first ``mark`` (as far as they are still kept)."""
+        new = self.stderr_count - mark
+        return list(self.stderr_lines)[-new:] if new > 0 else []
+
+    def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:
+        # Give the drain thread a moment to collect a dead process's last words.
+        if self.proc.poll() is not None:
+            self.threads[1].join(timeout=THREAD_GRACE)
+        return quote(list(self.stderr_lines)[-lines:])
+
+    # -- ending -----------------------------------------------------------------------
+    def wait(self, timeout: float) -> int:
+        """Its exit status; raises :class:`subprocess.TimeoutExpired`."""
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self, grace: float) -> None:
+        """Kill its whole process group, reap it (waiting at most ``grace``), end the
+        threads."""
+        with contextlib.suppress(ProcessLookupError, PermissionError, AttributeError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the leader may be gone, its group not
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=grace)
+        self.finish()
+
+    def finish(self) -> None:
+        self.closing.set()
+        self.outbox.put(None)
+        for t in self.threads:
+            t.join(timeout=THREAD_GRACE)
+        # A reader still blocked (a grandchild outside the group holds the pipe) keeps its
+        # stream: closing it would wait for that read. It is a daemon thread.
+        for stream, reader in (
+            (self.proc.stdout, self.threads[0]),
+            (self.proc.stderr, self.threads[1]),
+        ):
+            if stream is not None and not reader.is_alive():
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
+        with contextlib.suppress(queue.Empty):  # drop lines nobody will read
+            while True:
+                self.replies.get_nowait()
+
+
+def quote(lines: list[str]) -> str:
+    """Lines of a testee's stderr, indented for a failure message."""
+    if not lines:
+        return "(stderr was empty)"
+    return "\n".join("  | " + line[:500] for line in lines)
