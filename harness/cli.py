@@ -403,6 +403,15 @@ def _resolve_corpus(args: argparse.Namespace) -> None:
         raise ScenarioError(f"--corpus {root}: no fixtures/ directory in it")
     args.fixtures = args.fixtures or str(root / paths.FIXTURES)
     args.golden = args.golden or str(root / paths.GOLDEN)
+    installed = paths.PACKAGED_CORPUS.resolve()
+    golden = Path(args.golden).resolve()
+    if args.command == "regen" and (golden == installed or installed in golden.parents):
+        # The installed copy is the package's own; rewriting it would make the install
+        # disagree with its RECORD and vanish on the next upgrade.
+        raise GoldenError(
+            f"regen: {args.golden} is the installed package's copy of the goldens; "
+            "regenerate in a checkout (an editable install, or --corpus DIR)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

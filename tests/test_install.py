@@ -128,3 +128,14 @@ def test_installed_command_runs_a_scenario_from_anywhere(
     assert "1 passed, 0 failed" in proc.stdout
     assert proc.stderr == ""  # it passed, so no outputs are kept
     assert list(cwd.iterdir()) == []
+
+
+def test_installed_command_does_not_regenerate_its_own_goldens(
+    installed: tuple[Path, Path, dict[str, str]],
+) -> None:
+    bin_dir, cwd, env = installed
+    proc = run([str(bin_dir / "monolith-parity"), "regen"], cwd, env)
+    assert proc.returncode == 2
+    assert "is the installed package's copy of the goldens" in proc.stderr
+    verify = run([str(bin_dir / "monolith-parity"), "verify"], cwd, env)
+    assert (verify.returncode, verify.stdout) == (0, "golden corpus consistent\n")

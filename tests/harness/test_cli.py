@@ -257,3 +257,16 @@ def test_output_dir_names_stay_inside_the_work_directory(
 ) -> None:
     assert output_dir_name(name, taken) == expected
     assert "/" not in expected and expected not in (".", "..")
+
+
+def test_regen_refuses_the_installed_packages_goldens(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted((p.relative_to(corpus), p.read_bytes()) for p in corpus.rglob("*.*"))
+    monkeypatch.setattr(paths, "PACKAGED_CORPUS", corpus)
+    assert main(["regen", "--corpus", str(corpus)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: regen: {corpus / 'golden'} is the installed package's copy of the goldens; "
+        "regenerate in a checkout (an editable install, or --corpus DIR)\n"
+    )
+    assert sorted((p.relative_to(corpus), p.read_bytes()) for p in corpus.rglob("*.*")) == before
