@@ -12,6 +12,7 @@ import argparse
 import fnmatch
 import os
 import re
+import select as io_select
 import shlex
 import shutil
 import sys
@@ -414,6 +415,17 @@ def _resolve_corpus(args: argparse.Namespace) -> None:
         )
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it).
+    Where poll is not available, a broken pipe is taken to be stdout's."""
+    try:
+        poller = io_select.poll()
+        poller.register(sys.stdout.fileno(), io_select.POLLOUT)
+        return any(ev & (io_select.POLLERR | io_select.POLLHUP) for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
@@ -421,7 +433,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = args.fn(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
         return status
-    except BrokenPipeError:
+    except BrokenPipeError as e:
+        if not _stdout_closed():  # some other pipe (a testee's): an ordinary error
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         # The reader (e.g. `| head`) went away: stop quietly. Point stdout at devnull so
         # the interpreter's final flush does not raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -270,3 +270,23 @@ def test_regen_refuses_the_installed_packages_goldens(
         "regenerate in a checkout (an editable install, or --corpus DIR)\n"
     )
     assert sorted((p.relative_to(corpus), p.read_bytes()) for p in corpus.rglob("*.*")) == before
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_ordinary_error() -> None:
+    script = (
+        "import sys\n"
+        "from harness import cli\n"
+        "def broken(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "cli.cmd_list = broken\n"
+        "sys.exit(cli.main(['list']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=paths.CHECKOUT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", "error: [Errno 32] Broken pipe\n")
