@@ -349,7 +349,8 @@ def evaluate(
 def label(item: str, implementation: str = "") -> str:
     """The item as shown: the seed's wording names Rust, the report names the
     implementation under test ("the port" when it is not known)."""
-    return item.replace("Rust", implementation or "the port")
+    name = implementation or "the port"
+    return item.replace("Rust tests", f"{name}'s own tests").replace("Rust", name)
 
 
 def reason_class(state: ItemState) -> str:

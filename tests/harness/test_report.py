@@ -3,6 +3,7 @@ and the checklist's wording for the implementation under test."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -100,18 +101,18 @@ def test_missing_cell_reads_not_run() -> None:
 @pytest.mark.parametrize(
     ("implementation", "mapped", "tests"),
     [
-        ("rust-port", "mapped to rust-port", "rust-port tests added and passing"),
-        ("", "mapped to the port", "the port tests added and passing"),
+        ("rust-port", "mapped to rust-port", "rust-port's own tests added and passing"),
+        ("", "mapped to the port", "the port's own tests added and passing"),
     ],
 )
 def test_checklist_names_the_implementation(implementation: str, mapped: str, tests: str) -> None:
     states = checklist.evaluate([], [])
     md = checklist.render_markdown(states, implementation)
     fragment = checklist.render_html(states, implementation)
-    for text in (md, fragment):
+    for text, quote in ((md, str), (fragment, html.escape)):
         assert "Rust" not in text
         assert f"All public functions/classes {mapped}" in text
-        assert tests in text
+        assert quote(tests) in text
 
 
 def test_checklist_reasons_are_styled_by_kind() -> None:
