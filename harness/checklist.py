@@ -346,6 +346,23 @@ def evaluate(
     ]
 
 
+def label(item: str, implementation: str = "") -> str:
+    """The item as shown: the seed's wording names Rust, the report names the
+    implementation under test ("the port" when it is not known)."""
+    name = implementation or "the port"
+    return item.replace("Rust tests", f"{name}'s own tests").replace("Rust", name)
+
+
+def reason_class(state: ItemState) -> str:
+    """How the reason reads: ``passed``, ``manual``, ``missing`` (no scenario backs it)
+    or ``failing`` (a backing scenario did not pass)."""
+    if state.checked:
+        return "passed"
+    if state.why.startswith("manual:"):
+        return "manual"
+    return "missing" if state.why.startswith("no scenario backs it") else "failing"
+
+
 def render_markdown(checklists: Sequence[FileChecklist], implementation: str = "") -> str:
     title = "Verification checklist" + (f": {implementation}" if implementation else "")
     lines = [f"## {title}", ""]
@@ -354,7 +371,8 @@ def render_markdown(checklists: Sequence[FileChecklist], implementation: str = "
         lines.append(f"### `{cl.path}`{origin} ({cl.done}/{len(cl.items)})")
         lines.append("")
         for it in cl.items:
-            lines.append(f"- [{'x' if it.checked else ' '}] {it.item} — {it.why}")
+            mark = "x" if it.checked else " "
+            lines.append(f"- [{mark}] {label(it.item, implementation)} — {it.why}")
         lines.append("")
     return "\n".join(lines)
 
@@ -375,7 +393,8 @@ def render_html(checklists: Sequence[FileChecklist], implementation: str = "") -
             cls = "done" if it.checked else "open"
             out.append(
                 f'<li class="{cls}"><input type="checkbox" disabled{checked}> '
-                f'{esc(it.item)} <span class="why">{esc(it.why)}</span></li>'
+                f"{esc(label(it.item, implementation))} "
+                f'<span class="why why-{reason_class(it)}">{esc(it.why)}</span></li>'
             )
         out.append("</ul>")
     out.append("</section>")

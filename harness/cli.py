@@ -1,6 +1,9 @@
-"""Command line: ``python -m harness SUBCOMMAND`` (``monolith-parity``).
+"""Command line: ``monolith-parity`` (or ``python -m harness``) with the commands ``run``,
+``regen``, ``verify``, ``certify``, ``list``, ``dump`` and ``diff``.
 
-Subcommands: run, regen, verify, certify, list, dump, diff.
+The parser (help texts, the exit-status table in :data:`EXIT_CODES`, the corpus options
+accepted before or after the command) and :func:`main`, which maps errors to exit
+statuses, live here; each ``cmd_*`` function does one command.
 """
 
 from __future__ import annotations
@@ -8,21 +11,26 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import select as io_select
 import shlex
+import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from harness import certificate, checklist, report
+from harness import certificate, checklist, paths, report
 from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
 from harness.artifacts import kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
-from harness.golden import GOLDEN_DIR, GoldenError, regenerate, stale_dirs, verify_manifest
-from harness.runner import all_passed, run_corpus, run_matrix
-from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
+from harness.golden import GoldenError, regenerate, stale_dirs, verify_manifest
+from harness.paths import CORPUS_ROOT
+from harness.runner import ScenarioResult, all_passed, run_corpus, run_matrix
+from harness.scenario import Scenario, ScenarioError, load_all
 
 
 def make_implementation(spec: str, timeout: float = 30.0) -> Implementation:
@@ -52,14 +60,40 @@ def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> lis
     return [s for s in scenarios if any(fnmatch.fnmatch(s.id, p) or p in s.id for p in patterns)]
 
 
+def keep_outputs(
+    work: Path, temporary: bool, results: Sequence[ScenarioResult], dirs: Mapping[str, Path]
+) -> None:
+    """Say on stderr where the outputs are. A directory the user named keeps everything;
+    a temporary one keeps only the failing scenarios' outputs, and goes if none failed."""
+    if not temporary:
+        print(f"outputs in {work}", file=sys.stderr)
+        return
+    failing = [r for r in results if r.counted and not r.ok]
+    if not failing:
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    for r in results:
+        if (r.counted and not r.ok) or r.implementation not in dirs:
+            continue
+        passed = dirs[r.implementation] / r.scenario
+        shutil.rmtree(passed, ignore_errors=True)
+        # Drop the directories it leaves empty (slot_count/ once all of it passed).
+        for parent in passed.parents:
+            if parent == work or not parent.is_dir() or any(parent.iterdir()):
+                break
+            parent.rmdir()
+    print(f"outputs of the {len(failing)} failing scenario(s) kept in {work}", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    scenarios = select(load_all(args.fixtures), args.k)
+    all_scenarios = load_all(args.fixtures)
+    scenarios = select(all_scenarios, args.k)
     if not scenarios:
         print("no scenario selected", file=sys.stderr)
         return 2
-    deviations = load_deviations(args.deviations, load_all(args.fixtures))
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
-    all_scenarios = load_all(args.fixtures)
+    deviations = load_deviations(args.deviations, all_scenarios)
+    temporary = not args.work
+    work = Path(tempfile.mkdtemp(prefix="parity-")) if temporary else Path(args.work)
     results, columns = run_matrix(
         args.impl or ["reference"],
         lambda spec: make_implementation(spec, args.timeout),
@@ -94,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
     print(report.terminal(results))
-    print(f"outputs in {work}", file=sys.stderr)
+    keep_outputs(work, temporary, results, {c.label: c.out_dir for c in columns})
     return 0 if all_passed(results) else 1
 
 
@@ -110,9 +144,8 @@ def cmd_regen(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     scenarios = load_all(args.fixtures)
     problems = verify_manifest(Path(args.golden))
-    problems += [
-        f"{d}: golden output with no scenario" for d in stale_dirs(scenarios, Path(args.golden))
-    ]
+    stale = stale_dirs(scenarios, Path(args.golden))
+    problems += [f"{d}: golden output with no scenario" for d in stale]
     try:
         certified = certificate.check(scenarios, Path(args.golden))
     except certificate.CertificateError as e:
@@ -195,73 +228,294 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="monolith-parity", description=__doc__)
-    p.add_argument("--fixtures", default=str(FIXTURES_DIR), help="scenario directory")
-    p.add_argument("--golden", default=str(GOLDEN_DIR), help="golden directory")
-    p.add_argument(
-        "--monolith",
-        help="a Monolith checkout for the original tier: a work tree, or a git dir "
-        "(with --monolith-commit); sets $MONOLITH_CHECKOUT",
-    )
-    p.add_argument("--monolith-commit", help="the commit to read from a git dir --monolith")
-    sub = p.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Run Monolith hook scenarios against an implementation and compare its outputs
+byte for byte with the goldens.
 
-    run = sub.add_parser("run", help="run scenarios against an implementation")
+The corpus (fixtures/ and golden/) is the one installed with this package, or
+the source checkout's. --corpus DIR, or the environment variable
+MONOLITH_PARITY_CORPUS=DIR, uses another directory holding fixtures/ and
+golden/. Corpus options may come before or after the command.
+'monolith-parity COMMAND --help' shows a command's options.
+"""
+
+EXIT_CODES = """\
+exit status:
+  0    success: every counted scenario passed (run), the goldens are
+       consistent (verify), the two sides are identical (diff), the file
+       was shown (dump), the goldens were rewritten (regen)
+  1    a difference: a scenario failed or passed unexpectedly (run), a
+       golden problem or an uncertified scenario (verify), the original
+       disagreed (certify), the sides differ (diff), the file does not parse
+       as its kind (dump)
+  2    bad usage or bad input: an unknown option, an invalid scenario,
+       deviations or manifest file, a file that cannot be read, no
+       scenario selected
+  141  standard output was closed early (e.g. piped into head)
+"""
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
+
+
+def _global_options(defaults: bool) -> argparse.ArgumentParser:
+    """The corpus options, accepted before and after the command. Only the top-level
+    copy has real defaults; the command's copy leaves a value given earlier alone."""
+    g = argparse.ArgumentParser(add_help=False)
+    opts = g.add_argument_group("corpus options (before or after the command)")
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    opts.add_argument(
+        "--corpus",
+        metavar="DIR",
+        default=default(None),
+        help=f"a directory holding fixtures/ and golden/ (default: {CORPUS_ROOT})",
+    )
+    opts.add_argument(
+        "--fixtures",
+        metavar="DIR",
+        default=default(None),
+        help="the scenario directory (default: CORPUS/fixtures)",
+    )
+    opts.add_argument(
+        "--golden",
+        metavar="DIR",
+        default=default(None),
+        help="the golden directory (default: CORPUS/golden)",
+    )
+    opts.add_argument(
+        "--monolith",
+        metavar="DIR",
+        default=default(None),
+        help="a Monolith checkout for the original tier (--impl original, certify): a work "
+        "tree, or a git dir with --monolith-commit; sets $MONOLITH_CHECKOUT",
+    )
+    opts.add_argument(
+        "--monolith-commit",
+        metavar="COMMIT",
+        default=default(None),
+        help="the commit to read from a git dir --monolith (sets $MONOLITH_COMMIT)",
+    )
+    return g
+
+
+def _wrap(text: str, width: int = 78) -> str:
+    """Paragraphs filled to ``width``; a paragraph indented by two spaces (an example
+    command) is kept as written."""
+    return "\n\n".join(
+        p if p.startswith("  ") else textwrap.fill(p, width) for p in text.split("\n\n")
+    )
+
+
+def _command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=_wrap(description),
+        parents=[_global_options(defaults=False)],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES,
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="monolith-parity",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options(defaults=True)],
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = _command(
+        sub,
+        "run",
+        "run scenarios against an implementation and print the report",
+        "Run the selected scenarios (all by default) against each --impl and compare every "
+        "output with its golden. Prints one block per failing scenario, then the summary. "
+        "Outputs go to a temporary directory that is removed when everything passed; when "
+        "something failed, the failing scenarios' outputs are kept and the directory is "
+        "named on stderr. With --work DIR all outputs are kept in DIR.",
+    )
     run.add_argument(
         "--impl",
         action="append",
-        help="'reference' (default), 'tf', 'original' (needs --monolith), or a testee "
-        "command; repeat for a matrix",
+        metavar="IMPL",
+        help="'reference' (default: the in-process reference), 'tf' (the TensorFlow tier), "
+        "'original' (the original Monolith hooks of --monolith DIR), "
+        'or a testee command line, e.g. "./my-testee --flag"; repeat for a matrix',
     )
-    run.add_argument("-k", action="append", help="only scenarios matching (glob or substring)")
-    run.add_argument("--deviations", help="the implementation's declared deviations (JSON)")
     run.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds a testee has for each reply"
+        "-k",
+        action="append",
+        metavar="PATTERN",
+        help="only scenarios whose id matches PATTERN (a glob, or a substring such as "
+        "'slot_count/'); repeatable",
     )
-    run.add_argument("--checklist", help="write the seed's verification checklists here (md)")
-    run.add_argument("--junit", help="write JUnit XML here")
-    run.add_argument("--html", help="write the HTML parity page here")
-    run.add_argument("--work", help="where outputs go (default: a new temp dir)")
-    run.add_argument("-v", "--verbose", action="store_true")
+    run.add_argument(
+        "--deviations", metavar="FILE", help="the implementation's declared deviations (JSON)"
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds a testee has for each reply (default: 30)",
+    )
+    run.add_argument(
+        "--checklist", metavar="FILE", help="write the verification checklists here (markdown)"
+    )
+    run.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    run.add_argument("--html", metavar="FILE", help="write the HTML parity page here")
+    run.add_argument(
+        "--work",
+        metavar="DIR",
+        help="keep every scenario's outputs in DIR/<implementation>/<scenario id>/ "
+        "(default: a temporary directory, kept only for failing scenarios)",
+    )
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="print each scenario's status as it ends"
+    )
     run.set_defaults(fn=cmd_run)
 
-    sub.add_parser("regen", help="rewrite golden/ from the reference").set_defaults(fn=cmd_regen)
-    sub.add_parser(
-        "verify", help="check golden/ against its manifest and its certificate"
+    _command(
+        sub,
+        "regen",
+        "rewrite the goldens from the reference",
+        "Run every scenario against the in-process reference and rewrite the golden "
+        "directory from the results, atomically (a failed regeneration changes nothing), "
+        "then print what was added, changed and removed. Only for changes of the reference "
+        "or the corpus: a port is checked against the goldens, never regenerates them.",
+    ).set_defaults(fn=cmd_regen)
+    _command(
+        sub,
+        "verify",
+        "check the goldens against their manifest and their certificate",
+        "Check every golden file against the sha256 in golden/MANIFEST.json (a hand edit, "
+        "a missing or an extra file is a problem), that every golden directory belongs "
+        "to a scenario, and that every scenario is certified by golden/CERTIFICATE.json "
+        "(agreed with the original Monolith hooks, or not applicable to them with a "
+        "reason) since it or its golden last changed. Prints 'N certified, N not "
+        "applicable, N uncertified' and one line per problem.",
     ).set_defaults(fn=cmd_verify)
-    certify = sub.add_parser(
+    certify = _command(
+        sub,
         "certify",
-        help="run the corpus on the original Monolith hooks (--monolith DIR) and write "
-        "golden/CERTIFICATE.json",
+        "run the original Monolith hooks on every scenario and write the certificate",
+        "Run the corpus on the original tier (the original Monolith modules of the "
+        "checkout --monolith names, on TensorFlow: needs the tf extra) and write "
+        "golden/CERTIFICATE.json: the upstream commit, the sha256 of each original module, "
+        "the versions, and per scenario agreed, not applicable (with the reason) or "
+        "disagreed, keyed to a digest of the scenario and its goldens. See docs/original.md.",
     )
     certify.add_argument(
-        "--repeat", type=int, default=1, help="run the corpus this many times (races show)"
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the corpus N times; a scenario whose outcome varies is not agreed",
     )
     certify.set_defaults(fn=cmd_certify)
-    sub.add_parser("list", help="list scenarios").set_defaults(fn=cmd_list)
+    _command(
+        sub,
+        "list",
+        "list the scenarios and the quirks they pin",
+        "Print one line per scenario: its id, the quirks it pins in [brackets], and its "
+        "description.",
+    ).set_defaults(fn=cmd_list)
 
-    dump = sub.add_parser("dump", help="show an artifact in readable form")
-    dump.add_argument("file")
-    dump.add_argument("--as", dest="kind_path", help="treat it as this path (e.g. features/x.pb)")
+    dump = _command(
+        sub,
+        "dump",
+        "show an artifact in readable form",
+        "Print a ckpt.info file, an ExampleBatch stream, an action file or a trace.jsonl "
+        "readably. The kind is chosen from the file's path as in an output directory "
+        "(e.g. files/model/ckpt.info-10, trace.jsonl); --as names it for a file elsewhere.",
+    )
+    dump.add_argument("file", metavar="FILE", help="the artifact to show")
+    dump.add_argument(
+        "--as",
+        dest="kind_path",
+        metavar="PATH",
+        help="read FILE as if it were at PATH in an output directory (e.g. features/x.pb)",
+    )
     dump.set_defaults(fn=cmd_dump)
 
-    diff = sub.add_parser("diff", help="explain how two artifacts or output dirs differ")
-    diff.add_argument("a")
-    diff.add_argument("b")
-    diff.add_argument("--as", dest="kind_path", help="treat both as this path")
+    diff = _command(
+        sub,
+        "diff",
+        "explain how two artifacts or output directories differ",
+        "Compare EXPECTED with ACTUAL and explain each difference, in the artifact's own "
+        "terms (field, record, event). Both are files, or both are output directories "
+        "(files/, listing.txt, trace.jsonl), e.g. a golden directory and a kept output:\n\n"
+        "  monolith-parity diff golden/slot_count/basic OUT/reference/slot_count/basic",
+    )
+    diff.add_argument(
+        "a", metavar="EXPECTED", help="the expected side: a golden file or golden directory"
+    )
+    diff.add_argument(
+        "b", metavar="ACTUAL", help="the actual side: the implementation's file or directory"
+    )
+    diff.add_argument(
+        "--as",
+        dest="kind_path",
+        metavar="PATH",
+        help="read both as if they were at PATH in an output directory (default: ACTUAL's path)",
+    )
     diff.set_defaults(fn=cmd_diff)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.monolith:
-        os.environ["MONOLITH_CHECKOUT"] = args.monolith
-    if args.monolith_commit:
-        os.environ["MONOLITH_COMMIT"] = args.monolith_commit
+def _resolve_corpus(args: argparse.Namespace) -> None:
+    """Fill in --fixtures and --golden from --corpus (or the default corpus)."""
+    root = Path(args.corpus) if args.corpus else CORPUS_ROOT
+    if args.corpus and not (root / paths.FIXTURES).is_dir():
+        raise ScenarioError(f"--corpus {root}: no fixtures/ directory in it")
+    args.fixtures = args.fixtures or str(root / paths.FIXTURES)
+    args.golden = args.golden or str(root / paths.GOLDEN)
+    installed = paths.PACKAGED_CORPUS.resolve()
+    golden = Path(args.golden).resolve()
+    if args.command == "regen" and (golden == installed or installed in golden.parents):
+        # The installed copy is the package's own; rewriting it would make the install
+        # disagree with its RECORD and vanish on the next upgrade.
+        raise GoldenError(
+            f"regen: {args.golden} is the installed package's copy of the goldens; "
+            "regenerate in a checkout (an editable install, or --corpus DIR)"
+        )
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it).
+    Where poll is not available, a broken pipe is taken to be stdout's."""
     try:
-        return args.fn(args)
+        poller = io_select.poll()
+        poller.register(sys.stdout.fileno(), io_select.POLLOUT)
+        return any(ev & (io_select.POLLERR | io_select.POLLHUP) for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        _resolve_corpus(args)
+        if args.monolith:
+            os.environ["MONOLITH_CHECKOUT"] = args.monolith
+        if args.monolith_commit:
+            os.environ["MONOLITH_COMMIT"] = args.monolith_commit
+        status = args.fn(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
+        return status
+    except BrokenPipeError as e:
+        if not _stdout_closed():  # some other pipe (a testee's): an ordinary error
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        # The reader (e.g. `| head`) went away: stop quietly. Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
     except (ScenarioError, GoldenError, DeviationError, OSError, CheckoutFailure) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -21,9 +21,9 @@ from pathlib import Path
 from harness.adapters.base import Implementation
 from harness.compare import files_under
 from harness.driver import run_scenario
+from harness.paths import GOLDEN_DIR
 from harness.scenario import Scenario
 
-GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden"
 MANIFEST = "MANIFEST.json"
 # Not a golden output: the original tier's verdict on them (harness.certificate). The
 # manifest leaves it out, and regeneration carries it over (its digests then tell which

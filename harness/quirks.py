@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.paths import CHECKOUT_ROOT
 from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 
 REGISTRY_PATH = FIXTURES_DIR / "quirks.json"
-DOC_PATH = FIXTURES_DIR.parent / "docs" / "quirks.md"
+DOC_PATH = CHECKOUT_ROOT / "docs" / "quirks.md"
 
 FIELDS = ("id", "summary", "original", "facts")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

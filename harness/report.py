@@ -127,10 +127,24 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
 
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
+body{font-family:system-ui,sans-serif;margin:2em;color:#202124}
+table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-.na{background:#f1f3f4}.passed{background:#e6f4ea}.failed,.unexpected{background:#fce8e6}.deviation{background:#fef7e0}
-pre{white-space:pre-wrap;margin:0;font-size:.85em}
+th.sid{white-space:nowrap;font-weight:normal;font-family:ui-monospace,monospace;font-size:.9em}
+td.pins{font-size:.8em;color:#5f6368;max-width:10em}td.result{min-width:14em;max-width:48em}
+.reason{font-size:.9em;margin-top:.2em}
+.na{background:#f1f3f4}.passed{background:#e6f4ea}.deviation{background:#fef7e0}
+.failed,.unexpected{background:#fce8e6;border-left:4px solid #c5221f}
+.status{font-weight:600}
+details{margin-top:.3em}summary{cursor:pointer;color:#3c4043}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0 0;font-size:.85em;
+max-height:24em;overflow:auto;background:#fff;color:#202124;border:1px solid #e0e0e0;padding:.4em}
+.filter{margin:1em 0;display:flex;gap:1.5em;align-items:center}
+.filter input[type=search]{width:24em;padding:.3em}
+.checklist li{margin:.2em 0}.checklist .count{font-weight:normal;color:#5f6368}
+.checklist .why{display:block;margin-left:1.8em;font-size:.85em}
+.checklist .why-passed{color:#137333}.checklist .why-failing{color:#c5221f}
+.checklist .why-missing{color:#b06000}.checklist .why-manual{color:#5f6368;font-style:italic}
 """
 _CLASS = {
     PASSED: "passed",
@@ -140,30 +154,69 @@ _CLASS = {
     NOT_APPLICABLE: "na",
     NOT_RUN: "failed",
 }
+# Rows sort by their worst cell: what needs fixing first, then known differences.
+_RANK = {
+    FAILED: 0,
+    UNEXPECTED_PASS: 0,
+    NOT_RUN: 0,
+    EXPECTED_DEVIATION: 1,
+    NOT_APPLICABLE: 2,
+    PASSED: 3,
+}
+# The filter: a text box (scenario id or quirk) and "failures only"; rows carry their
+# text and whether they hold a failure in data attributes. A link may preset both
+# (page.html#q=barrier&bad). No network, no libraries.
+_SCRIPT = """
+const q=document.getElementById('q'),bad=document.getElementById('bad'),
+rows=[...document.querySelectorAll('tr[data-text]')],shown=document.getElementById('shown');
+function apply(){const t=q.value.toLowerCase();let n=0;for(const r of rows){
+const v=r.dataset.text.includes(t)&&(!bad.checked||r.dataset.bad==='1');
+r.hidden=!v;n+=v}shown.textContent=n+' of '+rows.length+' scenarios shown'}
+const h=new URLSearchParams(location.hash.slice(1));q.value=h.get('q')||'';bad.checked=h.has('bad');
+q.addEventListener('input',apply);bad.addEventListener('change',apply);apply();
+"""
+
+
+def _cell(r: ScenarioResult | None) -> str:
+    if r is None:
+        return '<td class="na">not run</td>'
+    esc = html.escape
+    parts = [f'<span class="status">{esc(r.status)}</span>']
+    if r.status in (FAILED, UNEXPECTED_PASS):
+        # What needs fixing is shown whole; a long one scrolls inside its own box.
+        parts.append(f"<pre>{esc(r.explanation())}</pre>")
+    elif r.status in (EXPECTED_DEVIATION, NOT_APPLICABLE):
+        parts.append(f'<div class="reason">{esc(str(r.reason))}</div>')
+        if r.explanation():
+            parts.append(
+                f"<details><summary>what differs</summary><pre>{esc(r.explanation())}</pre>"
+                "</details>"
+            )
+    return f'<td class="result {_CLASS[r.status]}">{"".join(parts)}</td>'
 
 
 def html_page(
     results: Sequence[ScenarioResult], title: str = "Monolith hook parity", extra_html: str = ""
 ) -> str:
+    """The parity page: one row per scenario, one column per implementation in the order
+    they were run; rows with a failure first, a filter over ids and quirks."""
     impls = list(by_implementation(results))
-    scenarios = sorted({r.scenario for r in results})
     cell = {(r.scenario, r.implementation): r for r in results}
+    pins = {r.scenario: r.pins for r in results}
+
+    def rank(scenario: str) -> tuple[int, str]:
+        statuses = [cell[scenario, i].status for i in impls if (scenario, i) in cell]
+        return min(_RANK[s] for s in statuses), scenario
+
     rows = []
-    for s in scenarios:
-        tds = []
-        for impl in impls:
-            r = cell.get((s, impl))
-            if r is None:
-                tds.append("<td>n/a</td>")
-                continue
-            detail = (
-                ""
-                if r.status in (PASSED, NOT_RUN)  # not run: the reason is in the header
-                else f"<pre>{html.escape(r.explanation() or str(r.reason))}</pre>"
-            )
-            tds.append(f'<td class="{_CLASS[r.status]}">{html.escape(r.status)}{detail}</td>')
-        pins = html.escape(", ".join(next((r.pins for r in results if r.scenario == s), [])))
-        rows.append(f"<tr><th>{html.escape(s)}</th><td>{pins}</td>{''.join(tds)}</tr>")
+    for s in sorted(pins, key=rank):
+        bad = rank(s)[0] == 0
+        text = html.escape(" ".join([s, *pins[s]]).lower(), quote=True)
+        tds = "".join(_cell(cell.get((s, impl))) for impl in impls)
+        rows.append(
+            f'<tr data-text="{text}" data-bad="{int(bad)}"><th class="sid">{html.escape(s)}</th>'
+            f'<td class="pins">{html.escape(", ".join(pins[s]))}</td>{tds}</tr>'
+        )
     not_run = {r.implementation: r.reason for r in results if r.status == NOT_RUN}
     head = "".join(
         f"<th>{html.escape(i)}"
@@ -175,8 +228,11 @@ def html_page(
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>{summaries}</ul>"
+        '<div class="filter"><input type="search" id="q" placeholder="filter: scenario or quirk">'
+        '<label><input type="checkbox" id="bad"> failures only</label>'
+        '<span id="shown"></span></div>'
         f"<table><tr><th>scenario</th><th>pins</th>{head}</tr>{''.join(rows)}</table>"
-        f"{extra_html}</body></html>\n"
+        f"{extra_html}<script>{_SCRIPT}</script></body></html>\n"
     )
 
 

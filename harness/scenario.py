@@ -18,8 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
-SCHEMA_PATH = FIXTURES_DIR / "scenario.schema.json"
+from harness.paths import FIXTURES_DIR, SCHEMA_PATH
+
 HARNESS_OPS = frozenset({"write_action", "remove_file"})
 # Fields a step needs, by family and op (the schema cannot say which op needs what).
 REQUIRED = {
