@@ -182,7 +182,9 @@ def _cell(r: ScenarioResult | None) -> str:
         return '<td class="na">not run</td>'
     esc = html.escape
     parts = [f'<span class="status">{esc(r.status)}</span>']
-    if r.status in (FAILED, UNEXPECTED_PASS):
+    if r.status == NOT_RUN:  # the reason is in the column's head, once
+        pass
+    elif r.status in (FAILED, UNEXPECTED_PASS):
         # What needs fixing is shown whole; a long one scrolls inside its own box.
         parts.append(f"<pre>{esc(r.explanation())}</pre>")
     elif r.status in (EXPECTED_DEVIATION, NOT_APPLICABLE):
@@ -224,7 +226,10 @@ def html_page(
         + "</th>"
         for i in impls
     )
-    summaries = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(results))
+    summaries = "".join(
+        f"<li><b>{html.escape(name)}</b>{html.escape(summary_line(rows)[len(name) :])}</li>"
+        for name, rows in by_implementation(results).items()
+    )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>{summaries}</ul>"

@@ -169,7 +169,7 @@ def test_an_implementation_that_cannot_load_is_one_column(
     reason = "cannot load &#x27;tf&#x27;: ImportError: No module named &#x27;tensorflow&#x27;"
     page = report.html_page(results)
     assert page.count(f"<th>tf<br>not run: {reason}</th>") == 1, "the reason once, in the head"
-    assert page.count('<td class="failed">not run</td>') == 2
+    assert page.count('<td class="result failed"><span class="status">not run</span></td>') == 2
     junit = report.junit_xml(results).decode()
     assert junit.count("<error message=\"not run\">cannot load 'tf': ImportError") == 2
     assert report.terminal(results).splitlines() == [
