@@ -15,7 +15,14 @@ from harness.adapters.base import Implementation
 from harness.artifacts import kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
-from harness.golden import GOLDEN_DIR, GoldenError, regenerate, stale_dirs, verify_manifest
+from harness.golden import (
+    GOLDEN_DIR,
+    GoldenError,
+    check_corpus,
+    regenerate,
+    stale_dirs,
+    verify_manifest,
+)
 from harness.runner import run_corpus
 from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 
@@ -48,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("no scenario selected", file=sys.stderr)
         return 2
     deviations = load_deviations(args.deviations, load_all(args.fixtures))
+    check_corpus(Path(args.golden))  # a corrupted golden is reported as such, before judging
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
     results = []
     all_scenarios = load_all(args.fixtures)
@@ -88,7 +96,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_regen(args: argparse.Namespace) -> int:
     scenarios = load_all(args.fixtures)
     impl = make_implementation("reference")
-    changes = regenerate(scenarios, impl, Path(args.golden), progress=lambda s: None)
+    changes = regenerate(
+        scenarios,
+        impl,
+        Path(args.golden),
+        progress=lambda line: print(line) if " " in line else None,  # clean-ups, not ids
+        force=args.force,
+    )
     for line in changes.lines():
         print(line)
     return 0
@@ -165,7 +179,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(fn=cmd_run)
 
-    sub.add_parser("regen", help="rewrite golden/ from the reference").set_defaults(fn=cmd_regen)
+    regen = sub.add_parser("regen", help="rewrite golden/ from the reference")
+    regen.add_argument(
+        "--force", action="store_true", help="discard uncommitted or untracked changes in golden/"
+    )
+    regen.set_defaults(fn=cmd_regen)
     sub.add_parser("verify", help="check golden/ against its manifest").set_defaults(fn=cmd_verify)
     sub.add_parser("list", help="list scenarios").set_defaults(fn=cmd_list)
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness import checklist, report
 from harness.deviations import Deviations, load_deviations
-from harness.golden import GOLDEN_DIR
+from harness.golden import GOLDEN_DIR, check_corpus
 from harness.runner import ScenarioResult, judge
 from harness.scenario import FIXTURES_DIR, Scenario, load_all
 
@@ -66,23 +66,26 @@ def parity_deviations(request: pytest.FixtureRequest) -> Deviations:
     return load_deviations(request.config.getoption("--deviations"), _scenarios(request.config))
 
 
+@pytest.fixture(scope="session")
+def parity_golden(request: pytest.FixtureRequest) -> Path:
+    """The golden directory, checked against its manifest once per session (a corrupted
+    golden errors every parity test with the corruption, instead of failing it)."""
+    root = Path(request.config.getoption("--parity-golden"))
+    check_corpus(root)
+    return root
+
+
 @pytest.fixture
 def parity_judge(
-    request: pytest.FixtureRequest,
     parity_impl: Any,
     parity_deviations: Deviations,
+    parity_golden: Path,
     tmp_path: Path,
 ) -> Any:
     """Call with a scenario: runs it, records the result, returns it."""
 
     def run(scenario: Scenario) -> ScenarioResult:
-        result = judge(
-            scenario,
-            parity_impl,
-            tmp_path / "out",
-            Path(request.config.getoption("--parity-golden")),
-            parity_deviations,
-        )
+        result = judge(scenario, parity_impl, tmp_path / "out", parity_golden, parity_deviations)
         _RESULTS.append(result)
         return result
 

@@ -62,7 +62,7 @@ def test_regen_reports_removed_and_leaves_no_stale(tmp_path):
     regenerate(SMALL, InProcessReference(), root)
     (root / "slot_count/old/files").mkdir(parents=True)
     (root / "slot_count/old/trace.jsonl").write_text("")
-    report = regenerate(SMALL, InProcessReference(), root)
+    report = regenerate(SMALL, InProcessReference(), root, force=True)
     assert report.removed == ["slot_count/old/trace.jsonl"]
     assert not (root / "slot_count/old").exists()
     assert report.lines() == [
