@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness import checklist, report
 from harness.adapters.base import Implementation
-from harness.artifacts import kind_of
+from harness.artifacts import ArtifactKind, kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
 from harness.golden import (
@@ -24,6 +24,7 @@ from harness.golden import (
     verify_manifest,
 )
 from harness.runner import run_corpus
+from harness.safe_fs import MAX_READ_BYTES, open_regular
 from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 
 
@@ -127,15 +128,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_artifact(path: Path) -> bytes:
+    """A regular file's bytes (never a link, fifo or device), at most MAX_READ_BYTES."""
+    f, size = open_regular(path)
+    with f:  # type: ignore[attr-defined]
+        if size > MAX_READ_BYTES:
+            raise ValueError(f"{path}: {size} bytes, more than the {MAX_READ_BYTES} read at most")
+        return f.read(MAX_READ_BYTES)  # type: ignore[attr-defined]
+
+
 def cmd_dump(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    data = path.read_bytes()
     kind = kind_of(args.kind_path or path.as_posix())
-    try:
-        print(kind.render(data))
-    except (ValueError, UnicodeDecodeError) as e:
-        print(f"{path}: cannot read as {kind.name}: {e}", file=sys.stderr)
-        return 1
+    f, size = open_regular(path)  # regular files only: a fifo or /dev/zero is refused
+    with f:  # type: ignore[attr-defined]
+        if size > MAX_READ_BYTES and type(kind).render_stream is ArtifactKind.render_stream:
+            print(f"{path}: {size} bytes, more than {MAX_READ_BYTES} to show", file=sys.stderr)
+            return 1
+        try:
+            for piece in kind.render_stream(f, size):  # streamed, record by record
+                sys.stdout.write(piece + "\n")
+        except (ValueError, UnicodeDecodeError) as e:
+            sys.stdout.flush()
+            print(f"{path}: cannot read as {kind.name}: {e}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -146,12 +162,26 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for d in differences:
             print(d)
         return 1 if differences else 0
-    expected, actual = a.read_bytes(), b.read_bytes()
+    if args.kind_path:
+        rel = args.kind_path
+    elif kind_of(a.as_posix()) is kind_of(b.as_posix()):
+        rel = a.as_posix()
+    else:
+        print(
+            f"{a} is {kind_of(a.as_posix()).name}, {b} is {kind_of(b.as_posix()).name}: "
+            "say which with --as",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        expected, actual = _read_artifact(a), _read_artifact(b)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if expected == actual:
         return 0
-    rel = args.kind_path or b.as_posix()
     kind = kind_of(rel)
-    print(f"{b} [{kind.name}]: {kind.explain(rel, expected, actual)}")
+    print(f"{a} -> {b} [{kind.name}]: {kind.explain(rel, expected, actual, (str(a), str(b)))}")
     return 1
 
 
