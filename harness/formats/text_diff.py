@@ -72,51 +72,76 @@ def _shift(line: str, by: int) -> str:
     return f"@@ -{a}{m.group(2) or ''} +{b}{m.group(4) or ''} @@" + line[m.end() :]
 
 
+def _common_suffix(a: bytes, b: bytes) -> int:
+    """How many trailing bytes ``a`` and ``b`` share."""
+    return first_difference_offset(a[::-1], b[::-1])
+
+
 def unified(
     expected: bytes, actual: bytes, name: str, labels: tuple[str, str] | None = None
 ) -> str:
     """A unified diff (at most :data:`MAX_DIFF_LINES` lines), or :func:`explain_bytes`
     when either side is not UTF-8 or only line endings differ. The sides are labelled
-    ``labels`` (default ``golden/<name>``, ``actual/<name>``)."""
+    ``labels`` (default ``golden/<name>``, ``actual/<name>``).
+
+    The common leading and trailing lines are found on the bytes (C speed); ``difflib``
+    sees only the differing middle, with three lines of context, cut to
+    :data:`WINDOW_LINES` lines a side (the output then says so)."""
     before, after = labels or (f"golden/{name}", f"actual/{name}")
     try:
-        exp_text, act_text = expected.decode("utf-8"), actual.decode("utf-8")
+        expected.decode("utf-8")
+        actual.decode("utf-8")
     except UnicodeDecodeError:
         return explain_bytes(expected, actual)
-    exp_lines = exp_text.splitlines(keepends=True)
-    act_lines = act_text.splitlines(keepends=True)
-    # common head and tail, found linearly
-    n = min(len(exp_lines), len(act_lines))
-    head = 0
-    while head < n and exp_lines[head] == act_lines[head]:
-        head += 1
-    tail = 0
-    while (
-        tail < n - head
-        and exp_lines[len(exp_lines) - 1 - tail] == act_lines[len(act_lines) - 1 - tail]
-    ):
-        tail += 1
-    if exp_text.splitlines() == act_text.splitlines():
+    off = first_difference_offset(expected, actual)
+    # the differing middle, widened to whole lines: [start, end) on each side
+    start = expected.rfind(b"\n", 0, max(off - 1, 0)) + 1
+    rev = min(_common_suffix(expected, actual), len(expected) - start, len(actual) - start)
+    end_e, end_a = len(expected) - rev, len(actual) - rev
+    if end_e > start and expected[end_e - 1 : end_e] != b"\n":
+        nl = expected.find(b"\n", end_e)
+        grow = (len(expected) if nl < 0 else nl + 1) - end_e
+        end_e, end_a = end_e + grow, end_a + grow
+    mid_e, mid_a = expected[start:end_e].decode(), actual[start:end_a].decode()
+    if mid_e.splitlines() == mid_a.splitlines():
         return "texts differ only in line endings or a final newline:\n" + explain_bytes(
             expected, actual
         )
+    exp_mid, act_mid = mid_e.splitlines(keepends=True), mid_a.splitlines(keepends=True)
+    cut = max(len(exp_mid), len(act_mid)) > WINDOW_LINES
     context = 3
-    lo = max(0, head - context)
-    exp_mid = len(exp_lines) - tail - head
-    act_mid = len(act_lines) - tail - head
-    cut = max(exp_mid, act_mid) > WINDOW_LINES
-    exp_hi = min(len(exp_lines), head + min(exp_mid, WINDOW_LINES) + (0 if cut else context))
-    act_hi = min(len(act_lines), head + min(act_mid, WINDOW_LINES) + (0 if cut else context))
+    lead = start
+    for _ in range(context):
+        if lead == 0:
+            break
+        lead = expected.rfind(b"\n", 0, lead - 1) + 1
+    head = expected[lead:start].decode().splitlines(keepends=True)
+    tail: list[str] = []
+    if not cut:
+        stop = end_e
+        for _ in range(context):
+            nl = expected.find(b"\n", stop)
+            if stop >= len(expected):
+                break
+            stop = len(expected) if nl < 0 else nl + 1
+        tail = expected[end_e:stop].decode().splitlines(keepends=True)
+    first_line = expected.count(b"\n", 0, lead)
     diff = [
-        _shift(line, lo)
-        for line in difflib.unified_diff(exp_lines[lo:exp_hi], act_lines[lo:act_hi], before, after)
+        _shift(line, first_line)
+        for line in difflib.unified_diff(
+            head + exp_mid[:WINDOW_LINES] + tail,
+            head + act_mid[:WINDOW_LINES] + tail,
+            before,
+            after,
+        )
     ]
     shown = "".join(line if line.endswith("\n") else line + "\n" for line in diff[:MAX_DIFF_LINES])
     if len(diff) > MAX_DIFF_LINES:
         shown += f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)\n"
     if cut:
         shown += (
-            f"... (diff cut: {exp_mid} golden and {act_mid} actual lines differ from line "
-            f"{head + 1} on; only the first {WINDOW_LINES} of each were compared)\n"
+            f"... (diff cut: {len(exp_mid)} golden and {len(act_mid)} actual lines differ from "
+            f"line {first_line + len(head) + 1} on; only the first {WINDOW_LINES} of each were "
+            "compared)\n"
         )
     return shown.rstrip("\n")
