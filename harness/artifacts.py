@@ -17,14 +17,13 @@ the structural difference first, a bounded text diff after.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import PurePosixPath
+from fnmatch import fnmatchcase
 from typing import BinaryIO, ClassVar
-
-from google.protobuf import text_format
 
 from harness.formats import action_file, ckpt_info, listing
 from harness.formats.example_stream import StreamError, iter_records, read_records
 from harness.formats.proto_diff import first_difference
+from harness.formats.proto_text import message_to_text
 from harness.formats.text_diff import MAX_DIFF_LINES, explain_bytes, hex_context, unified
 from harness.trace import parse_trace, render_event
 
@@ -40,6 +39,7 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, ArtifactKind] = {}
+_BY_PATH: dict[str, ArtifactKind] = {}  # kind_of's answers (bounded, see there)
 
 
 class ArtifactKind:
@@ -56,10 +56,17 @@ class ArtifactKind:
         if cls.name in _REGISTRY:
             raise TypeError(f"artifact kind {cls.name!r} is defined twice")
         _REGISTRY[cls.name] = cls()
+        _BY_PATH.clear()  # a new kind may claim paths already looked up
 
     def matches(self, rel: str) -> bool:
-        path = PurePosixPath(rel)
-        return any(path.match(p) for p in self.patterns)
+        parts = rel.split("/")
+        for pattern in self.patterns:
+            want = pattern.split("/")
+            if len(want) <= len(parts) and all(
+                fnmatchcase(part, w) for part, w in zip(parts[-len(want) :], want, strict=True)
+            ):
+                return True
+        return False
 
     def explain(
         self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
@@ -199,8 +206,7 @@ class ExampleBatchStreamKind(ArtifactKind):
         batch = record.decode()  # type: ignore[attr-defined]
         return (
             f"# record {record.index} at offset {record.offset}: lagrange header "  # type: ignore[attr-defined]
-            f"{record.header}, {len(record.payload)} bytes\n"  # type: ignore[attr-defined]
-            + text_format.MessageToString(batch).rstrip("\n")
+            f"{record.header}, {len(record.payload)} bytes\n" + message_to_text(batch).rstrip("\n")  # type: ignore[attr-defined]
         )
 
     def render(self, data: bytes) -> str:
@@ -263,7 +269,13 @@ def kind_named(name: str) -> ArtifactKind:
 
 def kind_of(rel: str) -> ArtifactKind:
     """The kind whose patterns match ``rel``; :class:`BytesKind` when none does."""
-    found = [k for k in _REGISTRY.values() if k.matches(rel)]
-    if len(found) > 1:
-        raise AssertionError(f"{rel}: claimed by several artifact kinds: {found}")
-    return found[0] if found else _REGISTRY[BytesKind.name]
+    kind = _BY_PATH.get(rel)
+    if kind is None:
+        found = [k for k in _REGISTRY.values() if k.matches(rel)]
+        if len(found) > 1:
+            raise AssertionError(f"{rel}: claimed by several artifact kinds: {found}")
+        kind = found[0] if found else _REGISTRY[BytesKind.name]
+        if len(_BY_PATH) >= 4096:
+            _BY_PATH.clear()
+        _BY_PATH[rel] = kind
+    return kind

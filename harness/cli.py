@@ -51,15 +51,15 @@ def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> lis
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    scenarios = select(load_all(args.fixtures), args.k)
+    all_scenarios = load_all(args.fixtures)  # loaded and validated once
+    scenarios = select(all_scenarios, args.k)
     if not scenarios:
         print("no scenario selected", file=sys.stderr)
         return 2
-    deviations = load_deviations(args.deviations, load_all(args.fixtures))
+    deviations = load_deviations(args.deviations, all_scenarios)
     check_corpus(Path(args.golden))  # a corrupted golden is reported as such, before judging
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="parity-"))
     results = []
-    all_scenarios = load_all(args.fixtures)
     checklists = []
     for spec in args.impl or ["reference"]:
         impl = make_implementation(spec, args.timeout)

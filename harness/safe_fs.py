@@ -79,9 +79,11 @@ def entries_under(root: Path) -> dict[str, Entry]:
     sorted by path. A missing root, or a root that is a link, has no entries."""
     found: dict[str, Entry] = {}
     try:
-        walker = os.fwalk(root, follow_symlinks=False)
+        top = os.fspath(root)
+        walker = os.fwalk(top, follow_symlinks=False)
         for dirpath, dirnames, filenames, dirfd in walker:
-            rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
+            rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
+            prefix = "" if rel_dir == "." else rel_dir + "/"
             names = list(filenames)
             # fwalk lists a link to a directory among dirnames (and does not descend).
             for d in list(dirnames):
@@ -90,7 +92,7 @@ def entries_under(root: Path) -> dict[str, Entry]:
                     names.append(d)
             for name in names:
                 st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-                rel = (rel_dir / name).as_posix()
+                rel = prefix + name
                 if stat.S_ISLNK(st.st_mode):
                     target = os.readlink(name, dir_fd=dirfd)
                     found[rel] = Entry(rel, "symbolic link", st.st_size, target)

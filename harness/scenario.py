@@ -83,6 +83,35 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
+@cache
+def _fast_validator() -> Any:
+    """The schema compiled to Python code by fastjsonschema (None without it): a valid
+    scenario is validated once by it, fast; only an invalid one goes through jsonschema,
+    for its precise message. (The schema uses draft-07 keywords only, which both read
+    alike; tests/harness/test_scenario_loader.py checks they agree.)"""
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema.pop("$schema", None)  # fastjsonschema knows drafts up to 07
+    return fastjsonschema.compile(schema, use_default=False)
+
+
+def schema_valid(data: Any) -> bool | None:
+    """Whether ``data`` passes the compiled schema (None: no compiled validator)."""
+    fast = _fast_validator()
+    if fast is None:
+        return None
+    import fastjsonschema
+
+    try:
+        fast(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def _json_path(path: Any) -> str:
     out = ""
     for part in path:
@@ -104,7 +133,7 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     """Validate decoded JSON and build a :class:`Scenario`; ``where`` names it in errors."""
     _check_depth(data, where)
     _check_finite(data, where, "")
-    errors = list(_validator().iter_errors(data))
+    errors = [] if schema_valid(data) else list(_validator().iter_errors(data))
     if errors:
         e = _best_error(errors)
         raise ScenarioError(f"{where}: {_json_path(e.absolute_path)}: {e.message}")

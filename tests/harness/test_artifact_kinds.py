@@ -54,6 +54,7 @@ def test_a_kind_overlapping_another_is_an_error():
         assert kind_of("other.jsonl").name == "test_overlapping"
     finally:
         artifacts._REGISTRY.pop("test_overlapping")
+        artifacts._BY_PATH.clear()
 
 
 def test_a_kind_needs_a_unique_name():
