@@ -143,8 +143,8 @@ def uncommitted_changes(root: Path) -> list[str]:
     """What regeneration would lose in ``root``: ``git status`` lines for uncommitted,
     untracked or ignored files when ``root`` is in a git checkout, else every disagreement
     with the manifest. Empty when ``root`` does not exist."""
-    if not root.is_dir():
-        return []
+    if not root.is_dir() or not files_under(root):
+        return []  # nothing there to lose
     try:
         inside = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],

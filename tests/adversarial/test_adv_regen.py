@@ -176,7 +176,7 @@ def test_regen_refuses_untracked_and_modified_goldens_in_git(tmp_path: Path) -> 
     assert (
         main(["--golden", str(root), "--fixtures", str(tmp_path / "none"), "regen", "--force"]) == 0
     )
-    assert not root.exists() or not (root / "NOTES.md").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["MANIFEST.json"]  # an empty corpus
 
 
 def test_regen_outside_git_refuses_a_hand_edit(root: Path) -> None:

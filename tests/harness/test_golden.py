@@ -122,3 +122,10 @@ def test_regen_refuses_a_scenario_the_reference_cannot_run(tmp_path):
     with pytest.raises(GoldenError, match="slot_count/small: the reference could not run it"):
         regenerate(SMALL, CrashingReference(), root)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_regen_into_an_empty_existing_dir_needs_no_force(tmp_path):
+    root = tmp_path / "golden"
+    root.mkdir()
+    regenerate(SMALL, InProcessReference(), root)
+    assert verify_manifest(root) == []
