@@ -39,6 +39,15 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, ArtifactKind] = {}
+MAX_EVENT_CHARS = 2000  # of one event in an explanation (a testee's event may be huge)
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_EVENT_CHARS:
+        return text
+    return f"{text[: MAX_EVENT_CHARS - 40]}... ({len(text)} characters in all)"
+
+
 _BY_PATH: dict[str, ArtifactKind] = {}  # kind_of's answers (bounded, see there)
 
 
@@ -101,16 +110,16 @@ class TraceKind(ArtifactKind):
             if e != a:
                 return (
                     f"event {i} (line {i + 1}, during {step}) differs\n"
-                    f" expected: {render_event(e)}\n actual:   {render_event(a)}"
+                    f" expected: {_clip(render_event(e))}\n actual:   {_clip(render_event(a))}"
                 )
             if e.get("event") == "step":
                 step = f"step {e.get('index')} ({e.get('op')})"
         if len(exp) != len(act):
             longer, which = (exp, "expected") if len(exp) > len(act) else (act, "actual")
-            first = longer[min(len(exp), len(act))]
+            first = _clip(render_event(longer[min(len(exp), len(act))]))
             return (
                 f"trace lengths differ: expected {len(exp)} events, got {len(act)}; first "
-                f"{which}-only event (line {min(len(exp), len(act)) + 1}): {render_event(first)}"
+                f"{which}-only event (line {min(len(exp), len(act)) + 1}): {first}"
             )
         return explain_bytes(expected, actual)
 

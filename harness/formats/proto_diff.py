@@ -60,8 +60,8 @@ def first_difference(expected: Message, actual: Message, path: str = "") -> str 
             for key in sorted(set(exp_map) | set(act_map)):
                 if key not in act_map or key not in exp_map or exp_map[key] != act_map[key]:
                     return (
-                        f"{here}[{key!r}]: expected {exp_map.get(key, '(absent)')}, "
-                        f"got {act_map.get(key, '(absent)')}"
+                        f"{here}[{_show(key)}]: expected {_show(exp_map.get(key, '(absent)'))}, "
+                        f"got {_show(act_map.get(key, '(absent)'))}"
                     )
             continue
         if is_repeated:
@@ -74,7 +74,7 @@ def first_difference(expected: Message, actual: Message, path: str = "") -> str 
                 exp_list, act_list = list(exp_value), list(act_value)
                 i = _first_scalar_mismatch(exp_list, act_list)
                 if i is not None:
-                    return f"{here}[{i}]: expected {exp_list[i]!r}, got {act_list[i]!r}"
+                    return f"{here}[{i}]: expected {_show(exp_list[i])}, got {_show(act_list[i])}"
             if len(exp_value) != len(act_value):
                 return f"{here}: expected {len(exp_value)} items, got {len(act_value)}"
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
@@ -82,7 +82,7 @@ def first_difference(expected: Message, actual: Message, path: str = "") -> str 
             if found:
                 return found
         elif not _same_scalar(exp_value, act_value):
-            return f"{here}: expected {exp_value!r}, got {act_value!r}"
+            return f"{here}: expected {_show(exp_value)}, got {_show(act_value)}"
     return None
 
 

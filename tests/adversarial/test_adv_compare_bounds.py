@@ -98,3 +98,20 @@ def test_first_difference_offset_is_the_first_differing_byte(seed: int) -> None:
     pairs = enumerate(zip(a, b, strict=False))
     expected = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
     assert first_difference_offset(a, bytes(b)) == expected
+
+
+def test_explanations_stay_short_however_large_the_difference() -> None:
+    kind = kind_of("listing.txt")
+    many = "".join(f"f{i}\n" for i in range(100000)).encode()
+    text = kind.explain("listing.txt", b"a\n", many)
+    assert (
+        text
+        == "missing: a; unexpected: "
+        + ", ".join(sorted(f"f{i}" for i in range(100000))[:20])
+        + " ... and 99980 more"
+    )
+    trace = kind_of("trace.jsonl")
+    big = ('{"event": "log", "msg": "' + "x" * 10**6 + '"}\n').encode()
+    text = trace.explain("trace.jsonl", b'{"event": "log", "msg": "y"}\n', big)
+    assert len(text) < 2 * 2000 + 100
+    assert text.endswith(f"... ({10**6 + 27} characters in all)")
