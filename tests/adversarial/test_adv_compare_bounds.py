@@ -115,3 +115,20 @@ def test_explanations_stay_short_however_large_the_difference() -> None:
     text = trace.explain("trace.jsonl", b'{"event": "log", "msg": "y"}\n', big)
     assert len(text) < 2 * 2000 + 100
     assert text.endswith(f"... ({10**6 + 27} characters in all)")
+
+
+def test_a_huge_differing_value_in_a_record_is_clipped() -> None:
+    from reference.feature_engineering_hooks import frame
+    from reference.protos.example_pb2 import ExampleBatch
+
+    def stream(value: bytes) -> bytes:
+        batch = ExampleBatch(batch_size=1)
+        batch.named_feature_list.add(name="f").feature.add().bytes_list.value.append(value)
+        return frame(batch.SerializeToString())
+
+    rel = "files/features/x.pb"
+    text = kind_of(rel).explain(rel, stream(b"a" * 10**6), stream(b"b" * 10**6))
+    assert text == (
+        "record 0 (at byte offset 0): named_feature_list[0].feature[0].bytes_list.value[0]: "
+        f"expected {repr(b'a' * 10**6)[:77]}..., got {repr(b'b' * 10**6)[:77]}..."
+    )
