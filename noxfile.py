@@ -196,6 +196,9 @@ def bench(session: nox.Session) -> None:
     session.run(
         "python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if "--quick" in args else [])
     )
+    session.run(
+        "python", "benchmarks/bench_harness.py", *(["--quick"] if "--quick" in args else [])
+    )
 
 
 # The tests that depend on real time (docs/testing.md, "Timing tests").

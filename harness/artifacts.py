@@ -1,93 +1,106 @@
-"""Artifact kinds: how each kind of output file is read, shown and explained when it differs.
+"""Artifact kinds: how each kind of output file is recognised, shown and explained when
+it differs.
 
-The comparer dispatches on the kind of a path; every kind explains a byte difference in
-its own terms (a record and field path, a diff, an event), never just "files differ".
+Each kind is a class with its ``name`` and its file ``patterns`` (globs matched from the
+right of a posix path, like ``PurePosixPath.match``: ``features/*.pb`` matches
+``files/model/features/x.pb``) as class attributes; defining a subclass registers it.
+Kinds are looked up by name (:func:`kind_named`) or by path (:func:`kind_of`); no two
+kinds may match the same path (:func:`kind_of` raises if they do), so their definition
+order does not matter, and a path no kind claims is :class:`BytesKind`. Parsing each
+format lives in :mod:`harness.formats`; a kind only says how to explain and show it.
+
+Every kind explains a byte difference in its own terms (a record and field path, a slot,
+an event), never just "files differ", and stays near-linear in the size of the files:
+the structural difference first, a bounded text diff after.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from typing import BinaryIO, ClassVar
 
-from google.protobuf import text_format
-
-from harness.formats.example_stream import StreamError, read_records
+from harness.formats import action_file, ckpt_info, listing
+from harness.formats.example_stream import StreamError, iter_records, read_records
 from harness.formats.proto_diff import first_difference
+from harness.formats.proto_text import message_to_text
+from harness.formats.text_diff import MAX_DIFF_LINES, explain_bytes, hex_context, unified
 from harness.trace import parse_trace, render_event
-from reference.protos.ckpt_info_pb2 import CkptInfo
-from reference.protos.controller_hooks_pb2 import ControllerHooksProto
 
-MAX_DIFF_LINES = 40
+__all__ = [
+    "MAX_DIFF_LINES",
+    "ArtifactKind",
+    "explain_bytes",
+    "hex_context",
+    "kind_named",
+    "kind_of",
+    "kinds",
+    "unified",
+]
 
-
-def hex_context(data: bytes, offset: int, width: int = 16) -> str:
-    start = max(0, offset - offset % width - width)
-    lines = []
-    for row in range(start, min(len(data), start + 3 * width), width):
-        chunk = data[row : row + width]
-        marker = " <--" if row <= offset < row + width else ""
-        lines.append(f"  {row:08x}  {chunk.hex(' '):<{width * 3}}{marker}")
-    return "\n".join(lines) if lines else "  (no bytes)"
-
-
-def explain_bytes(expected: bytes, actual: bytes) -> str:
-    """The first differing offset, with a hex view of both sides around it."""
-    offset = next(
-        (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
-        min(len(expected), len(actual)),
-    )
-    return (
-        f"first difference at byte offset {offset} (expected {len(expected)} bytes, "
-        f"got {len(actual)})\n expected:\n{hex_context(expected, offset)}\n"
-        f" actual:\n{hex_context(actual, offset)}"
-    )
+_REGISTRY: dict[str, ArtifactKind] = {}
+MAX_EVENT_CHARS = 2000  # of one event in an explanation (a testee's event may be huge)
 
 
-def unified(expected: bytes, actual: bytes, name: str) -> str:
-    try:
-        exp_text, act_text = expected.decode("utf-8"), actual.decode("utf-8")
-    except UnicodeDecodeError:
-        return explain_bytes(expected, actual)
-    diff = list(
-        difflib.unified_diff(
-            exp_text.splitlines(keepends=True),
-            act_text.splitlines(keepends=True),
-            f"golden/{name}",
-            f"actual/{name}",
-        )
-    )
-    if not diff or exp_text.splitlines() == act_text.splitlines():
-        return "texts differ only in line endings or a final newline:\n" + explain_bytes(
-            expected, actual
-        )
-    shown = "".join(diff[:MAX_DIFF_LINES])
-    if len(diff) > MAX_DIFF_LINES:
-        shown += f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)\n"
-    return shown.rstrip("\n")
+def _clip(text: str) -> str:
+    if len(text) <= MAX_EVENT_CHARS:
+        return text
+    return f"{text[: MAX_EVENT_CHARS - 40]}... ({len(text)} characters in all)"
 
 
-@dataclass(frozen=True)
+_BY_PATH: dict[str, ArtifactKind] = {}  # kind_of's answers (bounded, see there)
+
+
 class ArtifactKind:
-    name: str
+    """One kind of artifact. Subclasses set ``name`` and ``patterns`` and are registered
+    (one instance each) when defined."""
+
+    name: ClassVar[str] = ""
+    patterns: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.name:
+            raise TypeError(f"{cls.__name__} needs a name")
+        if cls.name in _REGISTRY:
+            raise TypeError(f"artifact kind {cls.name!r} is defined twice")
+        _REGISTRY[cls.name] = cls()
+        _BY_PATH.clear()  # a new kind may claim paths already looked up
 
     def matches(self, rel: str) -> bool:
-        raise NotImplementedError
+        parts = rel.split("/")
+        for pattern in self.patterns:
+            want = pattern.split("/")
+            if len(want) <= len(parts) and all(
+                fnmatchcase(part, w) for part, w in zip(parts[-len(want) :], want, strict=True)
+            ):
+                return True
+        return False
 
-    def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
         return explain_bytes(expected, actual)
 
     def render(self, data: bytes) -> str:
         return explain_bytes(b"", data) if data else "(empty)"
 
+    def render_stream(self, f: BinaryIO, size: int) -> Iterator[str]:
+        """The rendering of a file, in pieces (kinds that can, stream it record by
+        record; the others read it whole: ``size`` is already bounded by the caller)."""
+        yield self.render(f.read(size))
+
+    def __repr__(self) -> str:
+        return f"<artifact kind {self.name}>"
+
 
 class TraceKind(ArtifactKind):
-    def matches(self, rel: str) -> bool:
-        return PurePosixPath(rel).name == "trace.jsonl"
+    name = "trace"
+    patterns = ("trace.jsonl",)
 
-    def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
         try:
             exp, act = parse_trace(expected), parse_trace(actual)
         except ValueError as e:
@@ -97,16 +110,16 @@ class TraceKind(ArtifactKind):
             if e != a:
                 return (
                     f"event {i} (line {i + 1}, during {step}) differs\n"
-                    f" expected: {render_event(e)}\n actual:   {render_event(a)}"
+                    f" expected: {_clip(render_event(e))}\n actual:   {_clip(render_event(a))}"
                 )
             if e.get("event") == "step":
                 step = f"step {e.get('index')} ({e.get('op')})"
         if len(exp) != len(act):
             longer, which = (exp, "expected") if len(exp) > len(act) else (act, "actual")
-            first = longer[min(len(exp), len(act))]
+            first = _clip(render_event(longer[min(len(exp), len(act))]))
             return (
                 f"trace lengths differ: expected {len(exp)} events, got {len(act)}; first "
-                f"{which}-only event (line {min(len(exp), len(act)) + 1}): {render_event(first)}"
+                f"{which}-only event (line {min(len(exp), len(act)) + 1}): {first}"
             )
         return explain_bytes(expected, actual)
 
@@ -115,43 +128,33 @@ class TraceKind(ArtifactKind):
 
 
 class ListingKind(ArtifactKind):
-    def matches(self, rel: str) -> bool:
-        return PurePosixPath(rel).name == "listing.txt"
+    name = "listing"
+    patterns = ("listing.txt",)
 
-    def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
-        exp = set(expected.decode("utf-8", "replace").splitlines())
-        act = set(actual.decode("utf-8", "replace").splitlines())
-        parts = []
-        if exp - act:
-            parts.append("missing: " + ", ".join(sorted(exp - act)))
-        if act - exp:
-            parts.append("unexpected: " + ", ".join(sorted(act - exp)))
-        return "; ".join(parts) or unified(expected, actual, rel)
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
+        return listing.explain(expected, actual) or unified(expected, actual, rel, labels)
 
     def render(self, data: bytes) -> str:
         return data.decode("utf-8", "replace").rstrip("\n")
 
 
 class CkptInfoKind(ArtifactKind):
-    def matches(self, rel: str) -> bool:
-        return re.fullmatch(r"ckpt\.info-.*", PurePosixPath(rel).name) is not None
+    name = "ckpt_info"
+    patterns = ("ckpt.info-*",)
 
     @staticmethod
-    def parse(data: bytes) -> CkptInfo:
-        """Raises ValueError (with protobuf's line:column) when it is not CkptInfo text."""
-        info = CkptInfo()
-        try:
-            text_format.Parse(data.decode("utf-8"), info)
-        except UnicodeDecodeError as e:
-            raise ValueError(f"not UTF-8 at byte offset {e.start}") from e
-        except text_format.ParseError as e:
-            raise ValueError(f"not CkptInfo text: {e}") from e
-        return info
+    def parse(data: bytes) -> dict[int, int]:
+        """Slot -> count; ValueError (with protobuf's line:column) when not CkptInfo text."""
+        return ckpt_info.parse(data)
 
-    def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
-        text = unified(expected, actual, rel)
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
+        text = unified(expected, actual, rel, labels)
         try:
-            found = first_difference(self.parse(expected), self.parse(actual))
+            found = ckpt_info.first_difference(self.parse(expected), self.parse(actual))
         except ValueError as e:
             return f"{text}\n(does not parse as CkptInfo: {e})"
         if found:
@@ -159,18 +162,17 @@ class CkptInfoKind(ArtifactKind):
         return f"same counts, different text:\n{text}"
 
     def render(self, data: bytes) -> str:
-        info = self.parse(data)
-        total = sum(info.slot_counts.values())
-        head = f"CkptInfo: {len(info.slot_counts)} slots, {total} fids"
+        head = ckpt_info.summary(self.parse(data))
         return head + ("\n" + data.decode("utf-8").rstrip("\n") if data else "")
 
 
 class ExampleBatchStreamKind(ArtifactKind):
-    def matches(self, rel: str) -> bool:
-        path = PurePosixPath(rel)
-        return path.suffix == ".pb" and path.parent.name == "features"
+    name = "example_batch_stream"
+    patterns = ("features/*.pb",)
 
-    def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
         try:
             exp = read_records(expected)
         except StreamError as e:
@@ -208,52 +210,81 @@ class ExampleBatchStreamKind(ArtifactKind):
             )
         return explain_bytes(expected, actual)
 
+    @staticmethod
+    def _render_record(record: object) -> str:
+        batch = record.decode()  # type: ignore[attr-defined]
+        return (
+            f"# record {record.index} at offset {record.offset}: lagrange header "  # type: ignore[attr-defined]
+            f"{record.header}, {len(record.payload)} bytes\n" + message_to_text(batch).rstrip("\n")  # type: ignore[attr-defined]
+        )
+
     def render(self, data: bytes) -> str:
-        lines = []
-        for record in read_records(data):
-            batch = record.decode()
-            lines.append(
-                f"# record {record.index} at offset {record.offset}: lagrange header "
-                f"{record.header}, {len(record.payload)} bytes"
-            )
-            lines.append(text_format.MessageToString(batch).rstrip("\n"))
+        lines = [self._render_record(r) for r in read_records(data)]
         return "\n".join(lines) if lines else "(empty stream)"
+
+    def render_stream(self, f: BinaryIO, size: int) -> Iterator[str]:
+        if size == 0:
+            yield "(empty stream)"
+        for record in iter_records(f, size):
+            yield self._render_record(record)
 
 
 class ActionFileKind(ArtifactKind):
-    def matches(self, rel: str) -> bool:
-        return PurePosixPath(rel).name in ("monolith_action", "monolith_action_response")
+    name = "action_file"
+    patterns = (action_file.REQUEST,)
 
-    def explain(self, rel: str, expected: bytes, actual: bytes) -> str:
-        return unified(expected, actual, rel)
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
+        return unified(expected, actual, rel, labels)
 
     def render(self, data: bytes) -> str:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            return f"not UTF-8 (byte offset {e.start}):\n" + explain_bytes(b"", data)
-        try:
-            proto = text_format.Parse(text, ControllerHooksProto())
-            parsed = f"parses as ControllerHooksProto: {text_format.MessageToString(proto)!r}"
-        except text_format.ParseError as e:
-            parsed = f"does not parse as ControllerHooksProto: {e}"
-        return f"text: {json.dumps(text)}\n{parsed}"
+        return action_file.render_request(data)
+
+
+class ActionResponseKind(ArtifactKind):
+    name = "action_response"
+    patterns = (action_file.RESPONSE,)
+
+    def explain(
+        self, rel: str, expected: bytes, actual: bytes, labels: tuple[str, str] | None = None
+    ) -> str:
+        return unified(expected, actual, rel, labels)
+
+    def render(self, data: bytes) -> str:
+        return action_file.render_response(data)
 
 
 class BytesKind(ArtifactKind):
-    def matches(self, rel: str) -> bool:
-        return True
+    """Any file no other kind claims."""
+
+    name = "bytes"
+    patterns = ()
 
 
-KINDS: list[ArtifactKind] = [
-    TraceKind("trace"),
-    ListingKind("listing"),
-    CkptInfoKind("ckpt_info"),
-    ExampleBatchStreamKind("example_batch_stream"),
-    ActionFileKind("action_file"),
-    BytesKind("bytes"),
-]
+def kinds() -> tuple[ArtifactKind, ...]:
+    """Every registered kind, by name."""
+    return tuple(_REGISTRY[n] for n in sorted(_REGISTRY))
+
+
+def kind_named(name: str) -> ArtifactKind:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"no artifact kind {name!r} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
 
 
 def kind_of(rel: str) -> ArtifactKind:
-    return next(k for k in KINDS if k.matches(rel))
+    """The kind whose patterns match ``rel``; :class:`BytesKind` when none does."""
+    kind = _BY_PATH.get(rel)
+    if kind is None:
+        found = [k for k in _REGISTRY.values() if k.matches(rel)]
+        if len(found) > 1:
+            raise AssertionError(f"{rel}: claimed by several artifact kinds: {found}")
+        kind = found[0] if found else _REGISTRY[BytesKind.name]
+        if len(_BY_PATH) >= 4096:
+            _BY_PATH.clear()
+        _BY_PATH[rel] = kind
+    return kind

@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.artifacts import kind_of
+from harness.artifacts import (
+    ActionFileKind,
+    ActionResponseKind,
+    CkptInfoKind,
+    ExampleBatchStreamKind,
+    kind_of,
+)
 from harness.compare import files_under
 from harness.golden import GOLDEN_DIR
 from harness.runner import EXPECTED_DEVIATION, PASSED, UNEXPECTED_PASS, ScenarioResult
@@ -74,7 +80,7 @@ class Facts:
     config: Mapping[str, Any]
     steps: Sequence[Mapping[str, Any]]
     events: frozenset[str]  # event kinds in the golden trace
-    artifacts: frozenset[str]  # artifact kinds of the golden files/ (e.g. ckpt_info)
+    artifacts: frozenset[str]  # artifact kind names of the golden files/ (CkptInfoKind.name, ...)
 
     @property
     def ops(self) -> frozenset[str]:
@@ -143,14 +149,14 @@ FILES: tuple[OriginalFile, ...] = (
         "monolith/native_training/hooks/ckpt_info_test.py",
         ("slot_count",),
         SLOT_COUNT_KEYS,
-        ("ckpt_info",),
+        (CkptInfoKind.name,),
         test_methods={"FidCountListener.test_basic": _ids("slot_count/basic")},
     ),
     OriginalFile(
         "monolith/native_training/hooks/controller_hooks.py",
         ("controller",),
         CONTROLLER_KEYS,
-        ("action_file",),
+        (ActionFileKind.name, ActionResponseKind.name),
         threads=True,
         logs=True,
     ),
@@ -158,7 +164,7 @@ FILES: tuple[OriginalFile, ...] = (
         "monolith/native_training/hooks/controller_hooks_test.py",
         ("controller",),
         CONTROLLER_KEYS,
-        ("action_file",),
+        (ActionFileKind.name, ActionResponseKind.name),
         threads=True,
         logs=True,
         test_methods={
@@ -171,7 +177,7 @@ FILES: tuple[OriginalFile, ...] = (
         "monolith/native_training/hooks/feature_engineering_hooks.py",
         ("feature_dump",),
         FEATURE_KEYS,
-        ("example_batch_stream",),
+        (ExampleBatchStreamKind.name,),
         logs=True,
     ),
     OriginalFile("monolith/native_training/hooks/hook_utils.py", ("hook_utils",), ("listeners",)),
@@ -180,7 +186,7 @@ FILES: tuple[OriginalFile, ...] = (
         "monolith/native_training/hooks/ckpt_info.py",
         ("slot_count",),
         SLOT_COUNT_KEYS,
-        ("ckpt_info",),
+        (CkptInfoKind.name,),
         in_seed=False,
     ),
     OriginalFile(

@@ -24,12 +24,13 @@ from typing import Any
 from harness import certificate, checklist, paths, report
 from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
-from harness.artifacts import kind_of
+from harness.artifacts import ArtifactKind, kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
-from harness.golden import GoldenError, regenerate, stale_dirs, verify_manifest
+from harness.golden import GoldenError, check_corpus, regenerate, stale_dirs, verify_manifest
 from harness.paths import CORPUS_ROOT
 from harness.runner import ScenarioResult, all_passed, run_corpus, run_matrix
+from harness.safe_fs import MAX_READ_BYTES, open_regular
 from harness.scenario import Scenario, ScenarioError, load_all
 
 
@@ -86,12 +87,13 @@ def keep_outputs(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    all_scenarios = load_all(args.fixtures)
+    all_scenarios = load_all(args.fixtures)  # loaded and validated once
     scenarios = select(all_scenarios, args.k)
     if not scenarios:
         print("no scenario selected", file=sys.stderr)
         return 2
     deviations = load_deviations(args.deviations, all_scenarios)
+    check_corpus(Path(args.golden))  # a corrupted golden is reported as such, before judging
     temporary = not args.work
     work = Path(tempfile.mkdtemp(prefix="parity-")) if temporary else Path(args.work)
     results, columns = run_matrix(
@@ -135,7 +137,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_regen(args: argparse.Namespace) -> int:
     scenarios = load_all(args.fixtures)
     impl = make_implementation("reference")
-    changes = regenerate(scenarios, impl, Path(args.golden), progress=lambda s: None)
+    changes = regenerate(
+        scenarios,
+        impl,
+        Path(args.golden),
+        progress=lambda line: print(line) if " " in line else None,  # clean-ups, not ids
+        force=args.force,
+    )
     for line in changes.lines():
         print(line)
     return 0
@@ -200,15 +208,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_artifact(path: Path) -> bytes:
+    """A regular file's bytes (never a link, fifo or device), at most MAX_READ_BYTES."""
+    f, size = open_regular(path)
+    with f:  # type: ignore[attr-defined]
+        if size > MAX_READ_BYTES:
+            raise ValueError(f"{path}: {size} bytes, more than the {MAX_READ_BYTES} read at most")
+        return f.read(MAX_READ_BYTES)  # type: ignore[attr-defined]
+
+
 def cmd_dump(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    data = path.read_bytes()
     kind = kind_of(args.kind_path or path.as_posix())
-    try:
-        print(kind.render(data))
-    except (ValueError, UnicodeDecodeError) as e:
-        print(f"{path}: cannot read as {kind.name}: {e}", file=sys.stderr)
-        return 1
+    f, size = open_regular(path)  # regular files only: a fifo or /dev/zero is refused
+    with f:  # type: ignore[attr-defined]
+        if size > MAX_READ_BYTES and type(kind).render_stream is ArtifactKind.render_stream:
+            print(f"{path}: {size} bytes, more than {MAX_READ_BYTES} to show", file=sys.stderr)
+            return 1
+        try:
+            for piece in kind.render_stream(f, size):  # streamed, record by record
+                sys.stdout.write(piece + "\n")
+        except (ValueError, UnicodeDecodeError) as e:
+            sys.stdout.flush()
+            print(f"{path}: cannot read as {kind.name}: {e}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -219,12 +242,26 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for d in differences:
             print(d)
         return 1 if differences else 0
-    expected, actual = a.read_bytes(), b.read_bytes()
+    if args.kind_path:
+        rel = args.kind_path
+    elif kind_of(a.as_posix()) is kind_of(b.as_posix()):
+        rel = a.as_posix()
+    else:
+        print(
+            f"{a} is {kind_of(a.as_posix()).name}, {b} is {kind_of(b.as_posix()).name}: "
+            "say which with --as",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        expected, actual = _read_artifact(a), _read_artifact(b)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if expected == actual:
         return 0
-    rel = args.kind_path or b.as_posix()
     kind = kind_of(rel)
-    print(f"{b} [{kind.name}]: {kind.explain(rel, expected, actual)}")
+    print(f"{a} -> {b} [{kind.name}]: {kind.explain(rel, expected, actual, (str(a), str(b)))}")
     return 1
 
 
@@ -379,15 +416,21 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(fn=cmd_run)
 
-    _command(
+    regen = _command(
         sub,
         "regen",
         "rewrite the goldens from the reference",
         "Run every scenario against the in-process reference and rewrite the golden "
         "directory from the results, atomically (a failed regeneration changes nothing), "
         "then print what was added, changed and removed. Only for changes of the reference "
-        "or the corpus: a port is checked against the goldens, never regenerates them.",
-    ).set_defaults(fn=cmd_regen)
+        "or the corpus: a port is checked against the goldens, never regenerates them. "
+        "Refuses while golden/ has uncommitted, untracked or hand-edited files (it names "
+        "them), unless --force.",
+    )
+    regen.add_argument(
+        "--force", action="store_true", help="discard uncommitted or untracked changes in golden/"
+    )
+    regen.set_defaults(fn=cmd_regen)
     _command(
         sub,
         "verify",

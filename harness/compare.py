@@ -1,4 +1,10 @@
-"""Compares an output directory with its golden directory, artifact by artifact."""
+"""Compares an output directory with its golden directory, artifact by artifact.
+
+Outputs are read without following links (:mod:`harness.safe_fs`): a symbolic link an
+implementation leaves is an entry of its own, shown as a link with its target text and
+never read through, so it fails the scenario unless the golden has the same link; a fifo,
+socket or device is named as such and never opened for reading.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.artifacts import kind_of
+from harness.safe_fs import (
+    MAX_READ_BYTES,
+    Entry,
+    LinkRefused,
+    entries_under,
+    files_under,
+    read_regular,
+)
+
+__all__ = ["Difference", "compare_output", "files_under"]
 
 
 @dataclass(frozen=True)
@@ -18,16 +34,33 @@ class Difference:
         return f"{self.path} [{self.kind}]: {self.explanation}"
 
 
-def files_under(root: Path) -> dict[str, Path]:
-    """Relative posix path -> file, for every regular file under ``root``."""
-    if not root.is_dir():
-        return {}
-    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+def _compare_entries(
+    rel: str, golden: Entry, actual: Entry, golden_dir: Path, out_dir: Path
+) -> str | None:
+    """Why two entries of the same path differ, or None when they are the same."""
+    kind = kind_of(rel)
+    if not (golden.is_file and actual.is_file):
+        if (golden.kind, golden.target) == (actual.kind, actual.target):
+            return None
+        return f"expected {golden.describe()}, found {actual.describe()}"
+    if max(golden.size, actual.size) > MAX_READ_BYTES:
+        return (
+            f"expected {golden.size} bytes, got {actual.size}: too large to compare "
+            f"(at most {MAX_READ_BYTES} bytes are read)"
+        )
+    try:
+        expected = read_regular(golden_dir, rel)
+        got = read_regular(out_dir, rel)
+    except (LinkRefused, ValueError) as e:
+        return f"cannot be read safely: {e}"
+    if expected == got:
+        return None
+    return kind.explain(rel, expected, got)
 
 
 def compare_output(golden_dir: Path, out_dir: Path) -> list[Difference]:
     """Every difference between ``golden_dir`` and ``out_dir``, in path order."""
-    golden, actual = files_under(golden_dir), files_under(out_dir)
+    golden, actual = entries_under(golden_dir), entries_under(out_dir)
     if not golden:
         return [Difference(str(golden_dir), "golden", "no golden output: run the regeneration")]
     differences = []
@@ -36,9 +69,13 @@ def compare_output(golden_dir: Path, out_dir: Path) -> list[Difference]:
         if rel not in actual:
             differences.append(Difference(rel, kind.name, "expected file was not written"))
         elif rel not in golden:
-            differences.append(Difference(rel, kind.name, "file was written but not expected"))
+            what = actual[rel]
+            note = "" if what.is_file else f" ({what.describe()}; not followed)"
+            differences.append(
+                Difference(rel, kind.name, f"file was written but not expected{note}")
+            )
         else:
-            expected, got = golden[rel].read_bytes(), actual[rel].read_bytes()
-            if expected != got:
-                differences.append(Difference(rel, kind.name, kind.explain(rel, expected, got)))
+            why = _compare_entries(rel, golden[rel], actual[rel], golden_dir, out_dir)
+            if why is not None:
+                differences.append(Difference(rel, kind.name, why))
     return differences

@@ -11,9 +11,11 @@ import base64
 import contextlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import safe_fs
 from harness.adapters.base import Implementation, ImplementationFailure, NotApplicable
 from harness.scenario import HARNESS_OPS, Scenario
 from harness.trace import Trace
@@ -22,6 +24,7 @@ ACTION_FILE = "monolith_action"
 OUTPUT_FILES = "files"
 LISTING = "listing.txt"
 TRACE = "trace.jsonl"
+TMP_ACTION_FILE = f".{ACTION_FILE}.harness-tmp"
 
 
 @dataclass
@@ -33,51 +36,102 @@ class RunOutput:
     not_applicable: str | None = None
 
 
+def _show(name: str) -> str:
+    """A listed name on one line: control characters (a newline in a name could forge
+    entries) are escaped; plain names, the only kind the reference writes, are unchanged."""
+    if name.isprintable() and "\\" not in name:
+        return name
+    return (
+        name.encode("utf-8", "surrogateescape")
+        .decode("utf-8", "backslashreplace")
+        .encode("unicode_escape")
+        .decode("ascii")
+    )
+
+
 def listing(files_dir: Path) -> bytes:
-    """Every path under ``files_dir``, sorted, directories with a trailing ``/``."""
+    """Every path under ``files_dir``, sorted, directories with a trailing ``/`` and
+    symbolic links as ``name -> target`` (never followed)."""
     entries = []
-    for dirpath, dirnames, filenames in os.walk(files_dir):
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(files_dir, follow_symlinks=False):
         rel = Path(dirpath).relative_to(files_dir)
-        entries += [(rel / d).as_posix() + "/" for d in dirnames]
-        entries += [(rel / f).as_posix() for f in filenames]
-    return "".join(e + "\n" for e in sorted(entries)).encode("utf-8")
+        for name in dirnames + filenames:
+            shown = _show((rel / name).as_posix())
+            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                entries.append(f"{shown} -> {_show(os.readlink(name, dir_fd=dirfd))}")
+            else:
+                entries.append(shown + ("/" if stat.S_ISDIR(st.st_mode) else ""))
+    return "".join(e + "\n" for e in sorted(entries)).encode("utf-8", "surrogateescape")
 
 
-def _model_dir(scenario: Scenario, files_dir: Path) -> Path:
-    return files_dir / scenario.config.get("model_dir", ".")
+class HarnessStepError(ValueError):
+    """A harness-side step could not be done safely (a link on its way, say)."""
 
 
-def harness_step(scenario: Scenario, step: dict, files_dir: Path) -> None:
-    """A step the harness performs itself, on the implementation's directory."""
-    if step["op"] == "write_action":
-        data = (
-            base64.b64decode(step["base64"]) if "base64" in step else step["text"].encode("utf-8")
-        )
-        model_dir = _model_dir(scenario, files_dir)
-        model_dir.mkdir(parents=True, exist_ok=True)
-        tmp = model_dir / f".{ACTION_FILE}.harness-tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, model_dir / ACTION_FILE)
-    elif step["op"] == "remove_file":
-        target = files_dir / step["path"]
-        # Never act outside files/, whatever links the implementation left there.
-        if not target.parent.resolve().is_relative_to(files_dir.resolve()):
-            raise ValueError(f"remove_file {step['path']!r} leads outside files/")
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
-    else:  # pragma: no cover - HARNESS_OPS and this function change together
-        raise AssertionError(step["op"])
+def _model_dir(scenario: Scenario) -> str:
+    return str(scenario.config.get("model_dir", "."))
+
+
+def harness_step(scenario: Scenario, step: dict, files_dir: Path | int) -> None:
+    """A step the harness performs itself, on the implementation's directory.
+
+    Nothing is written or removed through a link the implementation left: every path
+    component is opened with ``O_NOFOLLOW`` beneath ``files_dir`` (a path or a directory
+    fd), the temporary action file is created with ``O_EXCL``, and a link on the way fails
+    the scenario (:class:`HarnessStepError`) naming it."""
+    op = step["op"]
+    try:
+        if op == "write_action":
+            data = (
+                base64.b64decode(step["base64"])
+                if "base64" in step
+                else step["text"].encode("utf-8")
+            )
+            model = _model_dir(scenario)
+            dir_fd = safe_fs.open_dir_beneath(files_dir, model, create=True, label=OUTPUT_FILES)
+            try:
+                shown = (Path(OUTPUT_FILES) / model / TMP_ACTION_FILE).as_posix()
+                safe_fs.write_new(dir_fd, TMP_ACTION_FILE, data, shown)
+                # rename replaces whatever is at the name (a link included), never its target
+                os.replace(TMP_ACTION_FILE, ACTION_FILE, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            finally:
+                os.close(dir_fd)
+        elif op == "remove_file":
+            safe_fs.remove_beneath(files_dir, step["path"], label=OUTPUT_FILES)
+        else:  # pragma: no cover - HARNESS_OPS and this function change together
+            raise AssertionError(op)
+    except safe_fs.LinkRefused as e:
+        raise HarnessStepError(f"{op} {step.get('path', _model_dir(scenario))!r}: {e}") from e
+    except OSError as e:
+        raise HarnessStepError(f"{op}: {e}") from e
+
+
+def _write_output(out_fd: int, name: str, data: bytes) -> str | None:
+    """Write one harness output file into the output dir; whatever the implementation
+    planted at that name (outside files/) is removed first, not written through."""
+    planted = None
+    with contextlib.suppress(FileNotFoundError):
+        st = os.stat(name, dir_fd=out_fd, follow_symlinks=False)
+        planted = f"the implementation left a {safe_fs.describe_mode(st.st_mode)} at {name}"
+        safe_fs.remove_entry(out_fd, name)
+    safe_fs.write_new(out_fd, name, data, name)
+    return planted
 
 
 def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) -> RunOutput:
     """Run ``scenario`` on ``impl``; always leaves a complete output directory."""
     out = Path(out_dir)
-    if out.exists():
+    if out.is_symlink():
+        out.unlink()
+    elif out.exists():
         shutil.rmtree(out)
     files_dir = out / OUTPUT_FILES
     files_dir.mkdir(parents=True)
+    # The harness's own writes go through fds of the directories it made, so a link the
+    # implementation puts in their place later is never written through.
+    out_fd = safe_fs.open_dir_beneath(out)
+    files_fd = safe_fs.open_dir_beneath(out_fd, OUTPUT_FILES)
     trace = Trace(str(files_dir.resolve()))
     result = RunOutput(out)
     set_up = False
@@ -89,7 +143,7 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
             trace.add({"event": "step", "index": index, "op": step["op"]})
             if step["op"] in HARNESS_OPS:
                 for _ in range(int(step.get("count", 1))):
-                    harness_step(scenario, step, files_dir)
+                    harness_step(scenario, step, files_fd)
             else:
                 trace.extend(impl.step(index, step))
         trace.add({"event": "teardown"})
@@ -102,6 +156,15 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
         if set_up:
             with contextlib.suppress(ImplementationFailure):
                 impl.teardown()
-    (out / LISTING).write_bytes(listing(files_dir))
-    (out / TRACE).write_bytes(trace.render())
+    try:
+        planted = [
+            _write_output(out_fd, LISTING, listing(files_dir)),
+            _write_output(out_fd, TRACE, trace.render()),
+        ]
+    finally:
+        os.close(files_fd)
+        os.close(out_fd)
+    notes = [p for p in planted if p]
+    if notes and result.not_applicable is None:
+        result.failure = "; ".join(([result.failure] if result.failure else []) + notes)
     return result

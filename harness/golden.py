@@ -2,26 +2,45 @@
 atomic regeneration from the reference.
 
 ``golden/<scenario id>/`` holds ``files/``, ``listing.txt`` and ``trace.jsonl``;
-``golden/MANIFEST.json`` maps every golden file to its sha256, so a hand edit is caught.
-Goldens are only ever written by :func:`regenerate`, which builds the whole new corpus in
-a sibling directory and swaps it in, so a failed regeneration changes nothing.
+``golden/MANIFEST.json`` maps every golden file to its sha256, so a hand edit is caught
+(:func:`verify_manifest`; :func:`check_corpus` raises on it, and the run path calls it
+before judging, so a corrupted golden is reported as such, not blamed on the
+implementation).
+
+Goldens are only ever written by :func:`regenerate`, which
+
+* refuses when ``golden/`` has changes regeneration would lose (uncommitted or untracked
+  files in a git checkout, ``git status``; a disagreement with the manifest elsewhere),
+  unless forced;
+* builds the whole new corpus in a sibling ``.golden-regen-<pid>-*`` directory;
+* swaps it in with one atomic ``renameat2(RENAME_EXCHANGE)`` (Linux), so a kill at any
+  instant leaves either the old or the new corpus whole at ``golden/``, then removes the
+  old tree (now at the sibling name). Where the exchange is not available it falls back
+  to two renames through ``.golden-old-<pid>``; a kill between them leaves no
+  ``golden/``, and the next regeneration renames the old corpus back first;
+* removes what an interrupted earlier regeneration left (siblings whose process is gone).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.adapters.base import Implementation
-from harness.compare import files_under
 from harness.driver import run_scenario
 from harness.paths import GOLDEN_DIR
+from harness.safe_fs import files_under
 from harness.scenario import Scenario
 
 MANIFEST = "MANIFEST.json"
@@ -112,16 +131,121 @@ class RegenReport:
         return [*out, summary]
 
 
+def check_corpus(root: Path = GOLDEN_DIR) -> None:
+    """Raise :class:`GoldenError` listing every way ``root`` disagrees with its manifest
+    (hashes about 3.5 MB; call it once before judging a run)."""
+    problems = verify_manifest(root)
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise GoldenError(
+            f"{root}: the golden corpus is corrupt (it disagrees with {MANIFEST}), so "
+            f"nothing can be judged against it:\n  {shown}{more}\n"
+            "restore it from version control, or regenerate it (nox -s regen)"
+        )
+
+
+def uncommitted_changes(root: Path) -> list[str]:
+    """What regeneration would lose in ``root``: ``git status`` lines for uncommitted,
+    untracked or ignored files when ``root`` is in a git checkout, else every disagreement
+    with the manifest. Empty when ``root`` does not exist."""
+    if not root.is_dir() or not files_under(root):
+        return []  # nothing there to lose
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        inside = None
+    if inside is not None and inside.returncode == 0 and inside.stdout.strip() == "true":
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain=v1", "--untracked-files=all",
+             "--ignored=matching", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+        if status.returncode != 0:
+            raise GoldenError(f"{root}: git status failed: {status.stderr.strip()}")
+        return [f"git: {line}" for line in status.stdout.splitlines() if line.strip()]
+    try:
+        return verify_manifest(root)
+    except GoldenError as e:
+        return [str(e)]
+
+
+def _leftover_pattern(root: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(root.name)}-(regen|old)-(\d+)(-.*)?")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_leftovers(root: Path) -> list[str]:
+    """Restore or remove what an interrupted regeneration left next to ``root``.
+
+    With ``root`` missing and a ``.<root>-old-<pid>`` tree present (a kill between the
+    fallback's two renames), that tree is the last whole corpus: it is renamed back.
+    Staging and retired trees of processes no longer running are then removed. Returns
+    what was done, one line each."""
+    done: list[str] = []
+    if not root.parent.is_dir():
+        return done
+    pattern = _leftover_pattern(root)
+    found = []
+    for entry in root.parent.iterdir():
+        m = pattern.fullmatch(entry.name)
+        if m and not entry.is_symlink() and entry.is_dir() and not _alive(int(m.group(2))):
+            found.append((m.group(1), entry))
+    if not root.exists():
+        old = sorted((e for kind, e in found if kind == "old"), key=lambda e: e.stat().st_mtime)
+        if old:
+            os.rename(old[-1], root)
+            done.append(f"restored {root.name}/ from {old[-1].name} (interrupted regeneration)")
+            found = [(k, e) for k, e in found if e != old[-1]]
+    for _, entry in found:
+        shutil.rmtree(entry)
+        done.append(f"removed {entry.name} (left by an interrupted regeneration)")
+    return done
+
+
 def regenerate(
     scenarios: Sequence[Scenario],
     impl: Implementation,
     root: Path = GOLDEN_DIR,
     progress: Callable[[str], None] = lambda _: None,
+    force: bool = False,
 ) -> RegenReport:
-    """Rebuild the whole corpus from ``impl`` and swap it in atomically."""
+    """Rebuild the whole corpus from ``impl`` and swap it in atomically.
+
+    Refuses (:class:`GoldenError`) when ``root`` has changes it would lose (see
+    :func:`uncommitted_changes`), unless ``force``."""
     root = root.resolve()
     root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".golden-regen-", dir=root.parent))
+    cleaned = clean_leftovers(root)
+    for line in cleaned:
+        progress(line)
+    if not force:
+        changes = uncommitted_changes(root)
+        if changes:
+            shown = "\n  ".join(changes)
+            raise GoldenError(
+                f"{root}: has changes regeneration would overwrite or delete:\n  {shown}\n"
+                "commit or remove them first, or pass --force to discard them"
+            )
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-regen-{os.getpid()}-", dir=root.parent))
     try:
         for scenario in scenarios:
             progress(scenario.id)
@@ -154,16 +278,48 @@ def _changes(old_root: Path, new_root: Path) -> RegenReport:
     return report
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` in one atomic step (Linux ``renameat2`` with
+    ``RENAME_EXCHANGE``); False when the system or file system cannot, leaving both."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
 def _swap(root: Path, staging: Path) -> None:
-    """Replace ``root`` by ``staging`` with two renames (the old tree is kept until done)."""
-    retired = root.with_name(f".golden-old-{os.getpid()}")
-    if root.exists():
-        os.rename(root, retired)
+    """Put ``staging`` at ``root``: one atomic exchange where possible (the old tree lands
+    at ``staging`` and is removed), else two renames (see the module docstring)."""
+    if not root.exists():
+        os.rename(staging, root)
+        return
+    if exchange(staging, root):
+        shutil.rmtree(staging)
+        return
+    retired = root.with_name(f".{root.name}-old-{os.getpid()}")
+    os.rename(root, retired)
     try:
         os.rename(staging, root)
     except OSError:
-        if retired.exists():
-            os.rename(retired, root)
+        os.rename(retired, root)
         raise
-    if retired.exists():
-        shutil.rmtree(retired)
+    shutil.rmtree(retired)

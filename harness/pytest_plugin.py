@@ -30,7 +30,7 @@ import pytest
 
 from harness import checklist, protocol, report
 from harness.deviations import Deviations, load_deviations
-from harness.golden import GOLDEN_DIR
+from harness.golden import GOLDEN_DIR, check_corpus
 from harness.runner import ScenarioResult, judge
 from harness.scenario import FIXTURES_DIR, Scenario, load_all
 
@@ -159,11 +159,21 @@ def parity_deviations(request: pytest.FixtureRequest, parity_impl: Any) -> Devia
     return devs if devs.applies_to(parity_impl.name) else Deviations()
 
 
+@pytest.fixture(scope="session")
+def parity_golden(request: pytest.FixtureRequest) -> Path:
+    """The golden directory, checked against its manifest once per session (a corrupted
+    golden errors every parity test with the corruption, instead of failing it)."""
+    root = Path(request.config.getoption("--parity-golden"))
+    check_corpus(root)
+    return root
+
+
 @pytest.fixture
 def parity_judge(
     request: pytest.FixtureRequest,
     parity_impl: Any,
     parity_deviations: Deviations,
+    parity_golden: Path,
     tmp_path: Path,
 ) -> Any:
     """Call with a scenario: runs it, records the result, returns it."""
@@ -176,7 +186,7 @@ def parity_judge(
             scenario,
             parity_impl,
             tmp_path / "out",
-            Path(request.config.getoption("--parity-golden")),
+            parity_golden,
             parity_deviations,
         )
         request.node.stash[ITEM_RESULT] = result

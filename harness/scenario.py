@@ -34,6 +34,19 @@ REQUIRED = {
 }
 
 
+# Ranges and size budgets (docs/scenarios.md, "Ranges and budgets").
+FID_RANGE = (-(1 << 63), (1 << 64) - 1)  # uint64; a negative is its int64 reinterpretation
+INT64_RANGE = (-(1 << 63), (1 << 63) - 1)  # global steps
+DTYPE_RANGES = {
+    "int64": INT64_RANGE,
+    "uint64": FID_RANGE,
+    "int32": (-(1 << 31), (1 << 31) - 1),
+}
+MAX_GENERATED = 10_000_000  # values all generators of one scenario produce together
+MAX_DEPTH = 64  # nesting of arrays and objects
+MAX_FILE_BYTES = 64 << 20
+
+
 class ScenarioError(ValueError):
     """A scenario file is not valid; the message names the file and the field."""
 
@@ -70,6 +83,35 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
+@cache
+def _fast_validator() -> Any:
+    """The schema compiled to Python code by fastjsonschema (None without it): a valid
+    scenario is validated once by it, fast; only an invalid one goes through jsonschema,
+    for its precise message. (The schema uses draft-07 keywords only, which both read
+    alike; tests/harness/test_scenario_loader.py checks they agree.)"""
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema.pop("$schema", None)  # fastjsonschema knows drafts up to 07
+    return fastjsonschema.compile(schema, use_default=False)
+
+
+def schema_valid(data: Any) -> bool | None:
+    """Whether ``data`` passes the compiled schema (None: no compiled validator)."""
+    fast = _fast_validator()
+    if fast is None:
+        return None
+    import fastjsonschema
+
+    try:
+        fast(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def _json_path(path: Any) -> str:
     out = ""
     for part in path:
@@ -89,8 +131,9 @@ def _best_error(errors: list[Any]) -> Any:
 
 def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     """Validate decoded JSON and build a :class:`Scenario`; ``where`` names it in errors."""
+    _check_depth(data, where)
     _check_finite(data, where, "")
-    errors = list(_validator().iter_errors(data))
+    errors = [] if schema_valid(data) else list(_validator().iter_errors(data))
     if errors:
         e = _best_error(errors)
         raise ScenarioError(f"{where}: {_json_path(e.absolute_path)}: {e.message}")
@@ -111,6 +154,7 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     steps = data["steps"]
     for i, step in enumerate(steps):
         _check_step(family, step, f"{where}: steps[{i}]")
+    _check_ranges(data, where)
     return Scenario(
         id=scenario_id,
         family=family,
@@ -173,6 +217,93 @@ def _check_element(element: list[dict[str, Any]], where: str) -> None:
                     raise ScenarioError(f"{path}: {value!r} is not an integer (dtype {dtype})")
 
 
+def _check_depth(data: Any, where: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` (iteratively: no recursion limit)."""
+    stack = [(data, 0, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"{where}: {path}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack += [(v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1, f"{path}[{i}]") for i, v in enumerate(value)]
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, str):
+        return int(value, 16) if value.lower().startswith(("0x", "-0x")) else int(value)
+    return int(value)
+
+
+def _in_range(value: Any, bounds: tuple[int, int], path: str, what: str) -> None:
+    lo, hi = bounds
+    number = _as_int(value)
+    if not lo <= number <= hi:
+        raise ScenarioError(f"{path}: {value!r} is out of range for {what} ([{lo}, {hi}])")
+
+
+def _check_value_list(
+    items: list[Any], path: str, bounds: tuple[int, int] | None, what: str
+) -> int:
+    """Range-check a value list's literals and generator parameters; returns how many
+    values its generators produce."""
+    generated = 0
+    for i, item in enumerate(items):
+        here = f"{path}[{i}]"
+        if isinstance(item, dict):
+            generated += int(item["count"])
+            for key in ("start", "step", "seed", "slot"):
+                if key in item:
+                    _in_range(item[key], FID_RANGE, f"{here}.{key}", "a 64-bit generator value")
+        elif bounds is not None and _is_integral(item):
+            _in_range(item, bounds, here, what)
+        elif bounds is FID_RANGE:
+            raise ScenarioError(f"{here}: {item!r} is not an integer (a fid)")
+    return generated
+
+
+def _check_ranges(data: dict[str, Any], where: str) -> None:
+    """Every integer in its range, and the scenario's generated values within budget."""
+    config = data.get("config", {})
+    generated = 0
+    tables = config.get("tables", []) if data["family"] == "slot_count" else []
+    for i, table in enumerate(tables):
+        generated += _check_value_list(
+            table.get("fids", []), f"{where}: config.tables[{i}].fids", FID_RANGE, "a fid"
+        )
+    if data["family"] == "feature_dump":
+        for i, element in enumerate(config.get("batches", [])):
+            for j, feature in enumerate(element):
+                here = f"{where}: config.batches[{i}][{j}]"
+                bounds = DTYPE_RANGES.get(feature.get("dtype", "int64"))
+                dense = feature.get("dense")
+                what = f"dtype {feature.get('dtype', 'int64')}"
+                if isinstance(dense, dict):
+                    generated += _check_value_list(
+                        dense.get("values", []), f"{here}.dense.values", bounds, what
+                    )
+                elif bounds is not None:
+                    rows = dense if dense is not None else feature.get("ragged", [])
+                    kind = "dense" if dense is not None else "ragged"
+                    for path, value in _leaves(rows, f"{here}.{kind}"):
+                        if _is_integral(value):
+                            _in_range(value, bounds, path, what)
+    for i, step in enumerate(data["steps"]):
+        here = f"{where}: steps[{i}]"
+        if "global_step" in step and _is_integral(step["global_step"]):
+            _in_range(step["global_step"], INT64_RANGE, f"{here}.global_step", "a global step")
+        if "fids" in step:
+            generated += int(step.get("count", 1)) * _check_value_list(
+                step["fids"], f"{here}.fids", FID_RANGE, "a fid"
+            )
+    if generated > MAX_GENERATED:
+        raise ScenarioError(
+            f"{where}: generators produce {generated} values, more than the "
+            f"{MAX_GENERATED} a scenario may"
+        )
+
+
 def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     op = step["op"]
     for name in REQUIRED.get((family, op), ()) + REQUIRED.get(("*", op), ()):
@@ -209,6 +340,9 @@ def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_D
     except ValueError:
         scenario_id = path.stem
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{path}: {size} bytes, more than the {MAX_FILE_BYTES} allowed")
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read: {e.strerror}") from e
@@ -220,6 +354,8 @@ def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_D
         raise ScenarioError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
     except ValueError as e:
         raise ScenarioError(f"{path}: {e}") from e
+    except RecursionError as e:
+        raise ScenarioError(f"{path}: nested more than {MAX_DEPTH} levels deep") from e
     return parse(data, scenario_id, str(path))
 
 

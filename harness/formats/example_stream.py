@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from google.protobuf.message import DecodeError
 
@@ -63,3 +65,27 @@ def read_records(data: bytes) -> list[Record]:
         records.append(Record(len(records), pos, header, data[start : start + length]))
         pos = start + length
     return records
+
+
+def iter_records(f: BinaryIO, size: int) -> Iterator[Record]:
+    """Records read one at a time from a binary file of ``size`` bytes (memory bounded by
+    one record); raises :class:`StreamError` on bad framing, as :func:`read_records`."""
+    pos = index = 0
+    while pos < size:
+        head = f.read(HEADER_SIZE)
+        if len(head) < HEADER_SIZE:
+            raise StreamError(
+                pos, f"record {index}: truncated header ({len(head)} bytes left, need 16)"
+            )
+        header, length = struct.unpack("<QQ", head)
+        left = size - pos - HEADER_SIZE
+        if length > left:
+            raise StreamError(
+                pos + 8, f"record {index}: length {length} runs past the end ({left} bytes left)"
+            )
+        payload = f.read(length)
+        if len(payload) != length:
+            raise StreamError(pos + HEADER_SIZE, f"record {index}: the file shrank while read")
+        yield Record(index, pos, header, payload)
+        pos += HEADER_SIZE + length
+        index += 1

@@ -20,8 +20,27 @@ def _fields(message: Message) -> dict[str, FieldDescriptor]:
     return {fd.name: fd for fd, _ in message.ListFields()}
 
 
+_BLOCK = 4096
+
+
+def _first_scalar_mismatch(expected: list[Any], actual: list[Any]) -> int | None:
+    """The first index where two scalar lists differ (NaNs compared bitwise): blocks are
+    compared at C speed first, so a long equal run costs little."""
+    n = min(len(expected), len(actual))
+    for start in range(0, n, _BLOCK):
+        end = min(n, start + _BLOCK)
+        if expected[start:end] == actual[start:end]:
+            continue
+        for i in range(start, end):
+            if not _same_scalar(expected[i], actual[i]):
+                return i
+    return None
+
+
 def first_difference(expected: Message, actual: Message, path: str = "") -> str | None:
     """``path: expected X, got Y`` for the first field that differs, or None."""
+    if expected == actual:  # C-speed; floats equal under == are equal here too
+        return None
     exp_fields, act_fields = _fields(expected), _fields(actual)
     names = sorted(
         set(exp_fields) | set(act_fields),
@@ -41,18 +60,21 @@ def first_difference(expected: Message, actual: Message, path: str = "") -> str 
             for key in sorted(set(exp_map) | set(act_map)):
                 if key not in act_map or key not in exp_map or exp_map[key] != act_map[key]:
                     return (
-                        f"{here}[{key!r}]: expected {exp_map.get(key, '(absent)')}, "
-                        f"got {act_map.get(key, '(absent)')}"
+                        f"{here}[{_show(key)}]: expected {_show(exp_map.get(key, '(absent)'))}, "
+                        f"got {_show(act_map.get(key, '(absent)'))}"
                     )
             continue
         if is_repeated:
-            for i, (e, a) in enumerate(zip(exp_value, act_value, strict=False)):
-                if fd.type == FieldDescriptor.TYPE_MESSAGE:
+            if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                for i, (e, a) in enumerate(zip(exp_value, act_value, strict=False)):
                     found = first_difference(e, a, f"{here}[{i}]")
                     if found:
                         return found
-                elif not _same_scalar(e, a):
-                    return f"{here}[{i}]: expected {e!r}, got {a!r}"
+            else:
+                exp_list, act_list = list(exp_value), list(act_value)
+                i = _first_scalar_mismatch(exp_list, act_list)
+                if i is not None:
+                    return f"{here}[{i}]: expected {_show(exp_list[i])}, got {_show(act_list[i])}"
             if len(exp_value) != len(act_value):
                 return f"{here}: expected {len(exp_value)} items, got {len(act_value)}"
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
@@ -60,7 +82,7 @@ def first_difference(expected: Message, actual: Message, path: str = "") -> str 
             if found:
                 return found
         elif not _same_scalar(exp_value, act_value):
-            return f"{here}: expected {exp_value!r}, got {act_value!r}"
+            return f"{here}: expected {_show(exp_value)}, got {_show(act_value)}"
     return None
 
 

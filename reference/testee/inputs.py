@@ -13,6 +13,7 @@ import numpy as np
 from reference.feature_engineering_hooks import RaggedValue
 
 U64 = (1 << 64) - 1
+I64_MIN = -(1 << 63)  # a negative uint64 value is its int64 reinterpretation
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -98,7 +99,11 @@ def _scalar(value: Any, dtype: str) -> Any:
             raise ValueError(f"expected a number, got {value!r}")
         return float(value)  # strings: "nan", "inf", "-inf"
     number = parse_int(value)
-    return number & U64 if dtype == "uint64" else number
+    if dtype == "uint64":
+        if not I64_MIN <= number <= U64:
+            raise ValueError(f"{value!r} is out of range for uint64 ([{I64_MIN}, {U64}])")
+        return number & U64
+    return number
 
 
 def _nested(spec: Any, dtype: str) -> Any:

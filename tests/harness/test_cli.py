@@ -19,6 +19,7 @@ import pytest
 
 from harness import cli, paths
 from harness.cli import main, parser
+from harness.golden import MANIFEST, build_manifest, render_manifest
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,6 +36,8 @@ def corpus(tmp_path: Path) -> Path:
         fixture.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(paths.FIXTURES_DIR / f"{sid}.json", fixture)
         shutil.copytree(paths.GOLDEN_DIR / sid, root / "golden" / sid)
+    golden = root / "golden"
+    (golden / MANIFEST).write_bytes(render_manifest(build_manifest(golden)))
     return root
 
 
@@ -212,6 +215,8 @@ def test_a_failing_run_keeps_only_the_failing_outputs_and_says_where(
 ) -> None:
     listing = corpus / "golden" / "slot_count" / "basic" / "listing.txt"
     listing.write_text(listing.read_text() + "x\n")
+    golden = corpus / "golden"  # a consistent golden the reference does not match
+    (golden / MANIFEST).write_bytes(render_manifest(build_manifest(golden)))
     assert main(["run", "--corpus", str(corpus)]) == 1
     (work,) = temp_root.iterdir()
     assert work.name.startswith("parity-")

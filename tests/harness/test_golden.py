@@ -62,7 +62,7 @@ def test_regen_reports_removed_and_leaves_no_stale(tmp_path):
     regenerate(SMALL, InProcessReference(), root)
     (root / "slot_count/old/files").mkdir(parents=True)
     (root / "slot_count/old/trace.jsonl").write_text("")
-    report = regenerate(SMALL, InProcessReference(), root)
+    report = regenerate(SMALL, InProcessReference(), root, force=True)
     assert report.removed == ["slot_count/old/trace.jsonl"]
     assert not (root / "slot_count/old").exists()
     assert report.lines() == [
@@ -122,3 +122,10 @@ def test_regen_refuses_a_scenario_the_reference_cannot_run(tmp_path):
     with pytest.raises(GoldenError, match="slot_count/small: the reference could not run it"):
         regenerate(SMALL, CrashingReference(), root)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_regen_into_an_empty_existing_dir_needs_no_force(tmp_path):
+    root = tmp_path / "golden"
+    root.mkdir()
+    regenerate(SMALL, InProcessReference(), root)
+    assert verify_manifest(root) == []

@@ -159,3 +159,50 @@ def test_non_finite_numbers_from_python_callers_are_refused(value):
     data = {**BASE, "steps": [{"op": "advance", "seconds": value}]}
     with pytest.raises(ScenarioError, match=r"^f\.json: steps\[0\]\.seconds: .* is not a finite"):
         parse(data, "controller/x", "f.json")
+
+
+def _mutations(data, rng, n):
+    """``n`` copies of ``data``, each with one node replaced, deleted or added."""
+    import copy
+
+    odd = [None, True, -1, 0, 2**60, 1.5, "", "x", "0x10", [], {}, [1], {"gen": "range"}]
+    for _ in range(n):
+        doc = copy.deepcopy(data)
+        node, parents = doc, []
+        while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
+            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+            parents.append((node, key))
+            node = node[key]
+        if not parents:
+            continue
+        container, key = parents[-1]
+        roll = rng.random()
+        if roll < 0.6:
+            container[key] = rng.choice(odd)
+        elif roll < 0.8:
+            del container[key]
+        elif isinstance(container, dict):
+            container["extra"] = rng.choice(odd)
+        else:
+            container.append(rng.choice(odd))
+        yield doc
+
+
+def test_compiled_schema_agrees_with_jsonschema():
+    """The loader trusts fastjsonschema's "valid"; it must never accept what jsonschema
+    refuses (nor refuse what it accepts, which would only cost time)."""
+    import json
+    import random
+
+    from harness.scenario import _validator, discover, schema_valid
+
+    if schema_valid({}) is None:
+        pytest.skip("fastjsonschema not installed")
+    rng = random.Random(12)
+    checked = 0
+    for path in discover():
+        data = json.loads(path.read_text())
+        for doc in [data, *_mutations(data, rng, 30)]:
+            assert schema_valid(doc) == (not list(_validator().iter_errors(doc))), doc
+            checked += 1
+    assert checked > 2000
