@@ -1,7 +1,7 @@
 """A direct wire-format writer for the ``ExampleBatch`` records of the feature dump.
 
 :func:`encode_example_batch` gives exactly ``to_example_batch(batch).SerializeToString()``
-(:mod:`reference.feature_engineering_hooks`) without building protobuf messages: each
+(:mod:`reference.example_values`) without building protobuf messages: each
 feature's rows are written with numpy, a whole feature at a time.
 
 Wire layout (proto3, fields in number order, defaults omitted)::
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from reference.feature_engineering_hooks import RaggedValue, to_example_batch
+from reference.example_values import RaggedValue, to_example_batch
 
 INT32_MAX = (1 << 31) - 1
 
@@ -210,13 +210,14 @@ def encode_feature(name: Any, value: Any) -> tuple[bytes, int]:
         body = _dense_feature(value)
         rows = value.shape[0] if value.ndim else 0
     elif type(value) is RaggedValue:
-        if value._rows is not None:
-            body = _ragged_feature(value._rows)
-            rows = len(value._rows)
+        py_rows, flat, splits = value.rows, value.values, value.row_splits
+        if py_rows is not None:
+            body = _ragged_feature(py_rows)
+            rows = len(py_rows)
         else:
-            assert value._values is not None and value._row_splits is not None
-            body = _split_feature(value._values, value._row_splits)
-            rows = len(value._row_splits) - 1
+            assert flat is not None and splits is not None
+            body = _split_feature(flat, splits)
+            rows = len(splits) - 1
     else:
         body = None
     if body is None:

@@ -500,3 +500,32 @@ def test_slot_count_file_is_unchanged(tmp_path_factory: Any, tables: list) -> No
 def test_fast_example_module_names() -> None:
     assert fast_example.varint(300) == b"\xac\x02"
     assert fast_example.varint(0) == b"\x00"
+
+
+def test_the_encoder_and_the_hook_share_a_leaf_instead_of_importing_each_other() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "reference"
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((root / f"{module}.py").read_text(encoding="utf-8"))
+        return {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+
+    assert "reference.feature_engineering_hooks" not in imported("fast_example")
+    leaf = imported("example_values")
+    assert not {
+        m for m in leaf if m.startswith("reference.") and m != "reference.protos.example_pb2"
+    }
+    assert "reference.example_values" in imported("fast_example")
+    assert "reference.example_values" in imported("feature_engineering_hooks")
+    # The hook module still names them (the protocol testees patch ``frame`` there).
+    import reference.example_values as leaf_module
+    import reference.feature_engineering_hooks as hooks
+
+    assert hooks.RaggedValue is leaf_module.RaggedValue and hooks.frame is leaf_module.frame
+    assert hooks.to_example_batch is leaf_module.to_example_batch
