@@ -529,3 +529,23 @@ def test_the_encoder_and_the_hook_share_a_leaf_instead_of_importing_each_other()
 
     assert hooks.RaggedValue is leaf_module.RaggedValue and hooks.frame is leaf_module.frame
     assert hooks.to_example_batch is leaf_module.to_example_batch
+
+
+@FAST
+@given(
+    st.lists(st.integers(-4, 4) | any_fid, max_size=300),
+    st.lists(st.integers(-6, 6), max_size=300),
+)
+def test_first_occurrences_keep_the_first_of_each_id(first: list[int], second: list[int]) -> None:
+    from reference.hash_table import _first_occurrences
+
+    ids = np.array([to_int64(f) for f in first], dtype=np.int64)
+    in_order, sorted_ids = _first_occurrences(ids)
+    assert in_order.tolist() == list(dict.fromkeys(ids.tolist()))
+    assert sorted_ids.tolist() == sorted(set(ids.tolist()))
+    # Heavily duplicated assigns on top of each other, against the dict model.
+    session, table, model = Session(), HashTable("t", dim=1), DictTable(1)
+    for step in (first, second, first[::-1]):
+        session.run(table.assign(np.array([f & U64 for f in step], dtype=np.uint64)))
+        model.assign(step, None)
+    assert session.run(table.dump()).serialized() == model.dump()
