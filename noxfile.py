@@ -10,7 +10,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "protos", "tests", "parity", "tf"]
+nox.options.sessions = ["lint", "protos", "tests", "fast", "parity", "tf"]
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
@@ -25,6 +25,14 @@ def tests(session: nox.Session) -> None:
     """Unit and parity tests that need no TensorFlow."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "not tf", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fast(session: nox.Session) -> None:
+    """The fast-path tests with the optional ``fast`` extra (numba) installed: the compiled
+    loops give the same results as the numpy fallback that ``tests`` covers."""
+    session.install("-e", ".[test,fast]")
+    session.run("pytest", "tests/test_fast_paths.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

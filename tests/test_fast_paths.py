@@ -549,3 +549,59 @@ def test_first_occurrences_keep_the_first_of_each_id(first: list[int], second: l
         session.run(table.assign(np.array([f & U64 for f in step], dtype=np.uint64)))
         model.assign(step, None)
     assert session.run(table.dump()).serialized() == model.dump()
+
+
+# ---------------------------------------------------------------- compiled (numba) paths
+
+
+def _numba_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def _slot_inputs() -> list[np.ndarray]:
+    from reference.fast_slots import COMPILED_MIN
+
+    rng = np.random.default_rng(7)
+    n = COMPILED_MIN * 3 + 5  # past the compiled threshold, not a multiple of anything
+    every_bit = rng.integers(0, U64, n, dtype=np.uint64, endpoint=True)
+    few_slots = rng.integers(0, 1 << 16, 40, dtype=np.uint64)[rng.integers(0, 40, n)] << 48
+    return [every_bit, every_bit.view(np.int64), few_slots | np.uint64(3), np.zeros(n, np.int64)]
+
+
+def test_slot_counting_fallback_is_the_numpy_path() -> None:
+    for ids in _slot_inputs():
+        expect = count_slots_loop(ids.tolist())
+        for threads in (1, 3):
+            assert np.array_equal(count_slots_from_ids(ids, threads, compiled=False), expect)
+            assert np.array_equal(count_slots_from_ids(ids, threads), expect)
+
+
+@pytest.mark.skipif(not _numba_installed(), reason="the fast extra (numba) is not installed")
+def test_compiled_slot_counting_is_identical_to_numpy() -> None:
+    for ids in _slot_inputs():
+        numpy_counts = count_slots_from_ids(ids, compiled=False)
+        for threads in (1, 2, 3):
+            got = count_slots_from_ids(ids, threads, compiled=True)
+            assert got.dtype == np.int64 and np.array_equal(got, numpy_counts)
+    assert np.array_equal(
+        count_slots_from_ids(np.array([-1, 1 << 48], dtype=np.int64), compiled=True),
+        count_slots_loop([-1, 1 << 48]),
+    )
+
+
+@pytest.mark.skipif(_numba_installed(), reason="numba is installed")
+def test_requiring_the_compiled_path_without_numba_says_what_to_install() -> None:
+    with pytest.raises(ImportError, match=r"numba.*\[fast\]"):
+        count_slots_from_ids(np.arange(10, dtype=np.int64), compiled=True)
+
+
+def test_the_compiled_path_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reference import fast_slots
+
+    monkeypatch.setenv("MONOLITH_PARITY_COMPILED", "0")
+    monkeypatch.setattr(fast_slots, "_compiled", [])
+    assert fast_slots.compiled_kernel() is None
+    ids = _slot_inputs()[0]
+    assert np.array_equal(count_slots_from_ids(ids), count_slots_from_ids(ids, compiled=False))
