@@ -1,4 +1,4 @@
-"""Nox sessions (Python 3.11). ``nox`` runs them all: lint, protos, tests, parity, tf.
+"""Nox sessions (Python 3.11). ``nox`` runs them all: lint, protos, tests, fast, parity, tf.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
