@@ -247,11 +247,42 @@ def _split_feature(values: np.ndarray, row_splits: np.ndarray) -> Body | None:
 _SMALL_VALUES = 256
 
 
+def _few_python_rows(rows: list[list[Any]]) -> bytes | None:
+    """A few Python rows, row by row as protobuf takes them (each row's first value picks
+    its list), with the checks of :func:`_ragged_feature`; ``None`` to let protobuf do it."""
+    parts = []
+    for row in rows:
+        if not row:
+            parts.append(_EMPTY_ROW)
+            continue
+        first = type(row[0])
+        if first is int:
+            try:
+                packed = array.array("Q", row)
+            except (OverflowError, ValueError, TypeError):
+                return None
+            if min(packed) <= 1 and bool in set(map(type, row)):
+                return None
+            tag = _FID_TAG
+        elif first is float and set(map(type, row)) == {float}:
+            packed = array.array("f", row)
+            tag = _FLOAT_TAG
+        else:
+            return None
+        if not _LITTLE:  # pragma: no cover - big-endian hosts
+            packed.byteswap()
+        raw = packed.tobytes()
+        parts.append(_row_header(tag, len(raw)) + raw)
+    return b"".join(parts)
+
+
 def _ragged_feature(rows: list[list[Any]]) -> Body | None:
     """Feature entries of ragged Python rows, or ``None`` to let protobuf do it."""
     n = len(rows)
     if n > INT32_MAX:
         return None
+    if n <= TINY_ROWS:
+        return _few_python_rows(rows)
     flat = list(chain.from_iterable(rows))
     if not flat:
         return _EMPTY_ROW * n

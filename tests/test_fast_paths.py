@@ -605,3 +605,22 @@ def test_the_compiled_path_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) 
     assert fast_slots.compiled_kernel() is None
     ids = _slot_inputs()[0]
     assert np.array_equal(count_slots_from_ids(ids), count_slots_from_ids(ids, compiled=False))
+
+
+mixed_element = st.one_of(
+    st.integers(-2, 3), st.integers(0, U64), st.floats(width=32), st.booleans(), st.just(1 << 64)
+)
+
+
+@FAST
+@given(
+    st.lists(st.lists(mixed_element, max_size=4), max_size=12),
+    st.sampled_from(["rows", "splits-like"]),
+)
+def test_python_rows_of_any_mix_match_protobuf(rows: list[list[Any]], form: str) -> None:
+    # Rows may mix fid and float rows (each row's first value picks its list), bools, negative
+    # or too-large fids: the bytes or the exception type of protobuf, for few and many rows.
+    batch = {"a": RaggedValue(rows)}
+    if form == "splits-like":
+        batch = {"a": RaggedValue(rows * 3), "b": RaggedValue([[1], [2.5]])}
+    assert outcome(encode_example_batch, batch) == outcome(slow_bytes, batch)
