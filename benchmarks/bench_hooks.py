@@ -64,8 +64,7 @@ FEATURES, PER_ROW = 50, 10
 QUICK_FEATURES = 5
 LOOP_MAX = 1_000_000  # the per-fid Python loop only up to this many fids
 TF_DECODE_MAX = 10_000_000  # the TF tier's decode_proto method only up to this many entries
-DOC_BEGIN = "<!-- bench:begin (written by benchmarks/bench_hooks.py --write-docs) -->"
-DOC_END = "<!-- bench:end -->"
+DOC_MARK = "<!-- bench:{} {} (written by benchmarks/bench_hooks.py --write-docs) -->"
 
 
 @dataclass
@@ -561,14 +560,16 @@ def report(cases: list[Case], command: str, seconds: float) -> str:
     )
 
 
-def write_docs(path: Path, text: str) -> None:
-    """Replace the text between the bench markers of ``path`` with ``text``."""
+def write_docs(path: Path, text: str, block: str = "main") -> None:
+    """Replace the text between the ``block`` markers of ``path`` with ``text``."""
+    begin, end = DOC_MARK.format("begin", block), DOC_MARK.format("end", block)
     doc = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(DOC_BEGIN) + ".*?" + re.escape(DOC_END), re.S)
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(doc):
-        raise SystemExit(f"{path}: no {DOC_BEGIN!r} ... {DOC_END!r} block to replace")
-    block = f"{DOC_BEGIN}\n\n{text}\n\n{DOC_END}"
-    path.write_text(pattern.sub(lambda _: block, doc, count=1), encoding="utf-8")
+        raise SystemExit(f"{path}: no {begin!r} ... {end!r} block to replace")
+    body = f"{begin}\n\n```\n{text.split(chr(10) + chr(10), 1)[0]}\n```\n\n"
+    body += text.split("\n\n", 1)[1] + f"\n\n{end}"
+    path.write_text(pattern.sub(lambda _: body, doc, count=1), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -578,20 +579,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tf", action="store_true", help="(the default) no TensorFlow")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case")
     parser.add_argument("--write-docs", type=Path, help="put the tables in this markdown file")
+    parser.add_argument("--doc-block", default="main", help="which marked block to replace")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cases = run(quick=args.quick, use_tf=args.tf and not args.no_tf, rounds=args.rounds)
     given = sys.argv[1:] if argv is None else argv
+    hidden = ("--write-docs", "--doc-block")
     shown = [
-        a
-        for i, a in enumerate(given)
-        if a != "--write-docs" and given[i - 1 : i] != ["--write-docs"]
+        a for i, a in enumerate(given) if a not in hidden and (i == 0 or given[i - 1] not in hidden)
     ]
     command = " ".join(["python benchmarks/bench_hooks.py", *shown])
     text = report(cases, command, time.perf_counter() - started)
     print(text)
     if args.write_docs:
-        write_docs(args.write_docs, text)
+        write_docs(args.write_docs, text, args.doc_block)
         print(f"\n(tables written to {args.write_docs})")
     return 0
 
