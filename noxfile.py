@@ -99,15 +99,15 @@ def tf(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not in the default run). ``nox -s bench -- --tf`` also installs the
-    TensorFlow tier to measure the TF graph method side by side; ``--quick`` for a smoke run."""
+    """Benchmarks (not in the default run), with the ``fast`` extra (numba) installed so the
+    compiled paths are measured next to the numpy ones. ``-- --tf`` also installs the
+    TensorFlow tier to measure TF's methods side by side; ``-- --quick`` for a smoke run;
+    ``-- --write-docs docs/performance.md`` refreshes the docs' tables from the run."""
     with_tf = "--tf" in session.posargs
-    args = [a for a in session.posargs if a != "--tf"]
-    session.install("-e", ".[test,tf]" if with_tf else ".[test]")
-    session.run("python", "benchmarks/bench_hooks.py", *args, *([] if with_tf else ["--no-tf"]))
-    session.run(
-        "python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if "--quick" in args else [])
-    )
+    session.install("-e", ".[test,fast,tf]" if with_tf else ".[test,fast]")
+    session.run("python", "benchmarks/bench_hooks.py", *session.posargs)
+    quick = "--quick" in session.posargs
+    session.run("python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if quick else []))
 
 
 # The tests that depend on real time (docs/testing.md, "Timing tests").
