@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -116,3 +117,32 @@ def test_main_prints_every_goal(
     out = capsys.readouterr().out
     assert "command: python benchmarks/bench_hooks.py --quick --rounds 1" in out
     assert "#### Goals" in out and "slot counting <= 2x a.sum()" in out
+
+
+def test_the_docs_tables_are_a_written_run(bench: ModuleType) -> None:
+    # docs/performance.md shows runs written by --write-docs, not hand-copied numbers: each
+    # block holds a run's header and its goal table, every verdict agreeing with its ratio.
+    doc = (BENCH.parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
+    for block in ("main", "tf"):
+        begin, end = bench.DOC_MARK.format("begin", block), bench.DOC_MARK.format("end", block)
+        assert doc.count(begin) == 1 and doc.count(end) == 1, block
+        text = doc.split(begin, 1)[1].split(end, 1)[0]
+        assert "command: python benchmarks/bench_hooks.py" in text, block
+        goals = text.split("#### Goals", 1)[1]
+        rows = [
+            line.split(" | ")
+            for line in goals.splitlines()
+            if line.startswith("| ") and "x |" in line
+        ]
+        assert {r[0].lstrip("| ") for r in rows} >= {
+            "first assign <= 3x np.sort",
+            "slot counting <= 2x a.sum()",
+            "dense encoding <= 2x tobytes()",
+            "ragged Python lists >= 5x protobuf",
+            "tiny batches >= 1x protobuf (never slower)",
+        }, block
+        for goal, _case, measured, verdict in rows:
+            ratio = float(measured.rstrip("x"))
+            limit = float(re.search(r"([<>]=) ([\d.]+)x", goal).group(2))
+            met = ratio <= limit if "<=" in goal else ratio >= limit
+            assert verdict.rstrip(" |").startswith("met") == met, (block, goal, measured)

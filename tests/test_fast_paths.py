@@ -7,6 +7,10 @@
 * The numpy-backed :class:`reference.hash_table.HashTable` vs a dict model of the original
   (insert-or-overwrite, first-insert order), and the slot-count file it leads to.
 * The feature dump hook's file and its order of effects.
+* The optional compiled (numba) slot counter vs the numpy fallback: identical counts. The
+  fallback is always tested; the compiled path when numba is installed (``nox -s fast``).
+* The encoder and the hook share a leaf module (``reference.example_values``) instead of
+  importing each other.
 
 No TensorFlow here.
 """
