@@ -15,7 +15,7 @@ nox.options.sessions = ["lint", "protos", "tests", "fast", "parity", "tf"]
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
 GRPCIO_TOOLS = "grpcio-tools==1.85.1"
-LINT_PATHS = ("reference", "harness", "tests", "tools", "noxfile.py")
+LINT_PATHS = ("reference", "harness", "tests", "tools", "benchmarks", "noxfile.py")
 # Makes tests/test_protos.py fail instead of skip when grpcio-tools is missing or mispinned.
 REQUIRE_PROTOC = {"MONOLITH_PARITY_REQUIRE_PROTOC": "1"}
 

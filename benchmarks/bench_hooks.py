@@ -423,7 +423,7 @@ def run(
         raise SystemExit("--tf: tensorflow cannot be imported")
     cases: list[Case] = []
     for n in sizes or (QUICK_SIZES if quick else FULL_SIZES):
-        cases += bench_table(n, rounds if n < 10_000_000 else max(3, rounds // 2), tf)
+        cases += bench_table(n, rounds if n < 10_000_000 else max(3, rounds - 2), tf)
         gc.collect()
     features = QUICK_FEATURES if quick else FEATURES
     for r in rows or (QUICK_ROWS if quick else FULL_ROWS):
