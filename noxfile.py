@@ -1,5 +1,5 @@
-"""Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, parity, tf, original
-(skipped, saying so, without a Monolith checkout) and rust.
+"""Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, fast, parity, tf,
+original (skipped, saying so, without a Monolith checkout) and rust (skipped without cargo).
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
@@ -15,12 +15,21 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "protos", "tests", "parity", "tf", "original", "rust"]
+nox.options.sessions = ["lint", "protos", "tests", "fast", "parity", "tf", "original", "rust"]
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
 GRPCIO_TOOLS = "grpcio-tools==1.85.1"
-LINT_PATHS = ("reference", "harness", "testee_protocol", "tests", "tools", "noxfile.py", "setup.py")
+LINT_PATHS = (
+    "reference",
+    "harness",
+    "testee_protocol",
+    "tests",
+    "tools",
+    "benchmarks",
+    "noxfile.py",
+    "setup.py",
+)
 # Makes tests/test_protos.py fail instead of skip when grpcio-tools is missing or mispinned.
 REQUIRE_PROTOC = {"MONOLITH_PARITY_REQUIRE_PROTOC": "1"}
 
@@ -30,6 +39,14 @@ def tests(session: nox.Session) -> None:
     """Unit and parity tests that need no TensorFlow."""
     session.install("-e", ".[test]")
     session.run("pytest", "-m", "not tf", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fast(session: nox.Session) -> None:
+    """The fast-path tests with the optional ``fast`` extra (numba) installed: the compiled
+    loops give the same results as the numpy fallback that ``tests`` covers."""
+    session.install("-e", ".[test,fast]")
+    session.run("pytest", "tests/test_fast_paths.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -187,18 +204,16 @@ def certify(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not in the default run). ``nox -s bench -- --tf`` also installs the
-    TensorFlow tier to measure the TF graph method side by side; ``--quick`` for a smoke run."""
+    """Benchmarks (not in the default run), with the ``fast`` extra (numba) installed so the
+    compiled paths are measured next to the numpy ones. ``-- --tf`` also installs the
+    TensorFlow tier to measure TF's methods side by side; ``-- --quick`` for a smoke run;
+    ``-- --write-docs docs/performance.md`` refreshes the docs' tables from the run."""
     with_tf = "--tf" in session.posargs
-    args = [a for a in session.posargs if a != "--tf"]
-    session.install("-e", ".[test,tf]" if with_tf else ".[test]")
-    session.run("python", "benchmarks/bench_hooks.py", *args, *([] if with_tf else ["--no-tf"]))
-    session.run(
-        "python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if "--quick" in args else [])
-    )
-    session.run(
-        "python", "benchmarks/bench_harness.py", *(["--quick"] if "--quick" in args else [])
-    )
+    session.install("-e", ".[test,fast,tf]" if with_tf else ".[test,fast]")
+    session.run("python", "benchmarks/bench_hooks.py", *session.posargs)
+    quick = "--quick" in session.posargs
+    session.run("python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if quick else []))
+    session.run("python", "benchmarks/bench_harness.py", *(["--quick"] if quick else []))
 
 
 # The tests that depend on real time (docs/testing.md, "Timing tests").

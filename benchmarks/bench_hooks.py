@@ -1,28 +1,30 @@
-"""Benchmarks of the reference's hot paths, each measured side by side in one run.
+"""Side-by-side benchmarks of the reference's hot paths, each figure against its strongest peer.
 
-    python benchmarks/bench_hooks.py            # full sizes (10M and 100M fids)
-    python benchmarks/bench_hooks.py --quick    # small sizes, a smoke run for CI
+    python benchmarks/bench_hooks.py                 # full sizes
+    python benchmarks/bench_hooks.py --quick         # small sizes: a smoke run (CI)
+    python benchmarks/bench_hooks.py --tf            # also TensorFlow's methods (needs TF)
+    python benchmarks/bench_hooks.py --write-docs docs/performance.md   # refresh the docs
 
-Slot counting (what ``FidSlotCountSaverListener.before_save`` does per table):
+Figures (each at three sizes or more):
 
-* ``reference`` -- ``count_slots(session.run(table.dump()))`` on a table built with
-  ``HashTable.from_ids``: the id array, shifted/masked chunk by chunk, ``np.bincount``.
-* ``per-fid loop`` -- a plain Python loop over the fids as Python ints; and ``parse
-  EntryDump`` -- the previous reference: parse every serialized entry with protobuf and count.
-  Both are timed on a subsample (1M fids; the whole input when smaller) and scaled linearly.
-* ``tensorflow graph`` -- ``tf.compat.v1`` graph mode: the ids in a variable, ``tf.bitcast``
-  to uint64, ``tf.bitwise.right_shift`` / ``bitwise_and``, ``tf.scatter_nd`` into 102400
-  int64 counters; only the counting ``session.run`` is timed (not feeding the ids). "n/a (no
-  tensorflow)" when TensorFlow cannot be imported.
+* ``assign`` -- the first ``HashTable.assign`` of N ids (what every ``slot_count`` scenario
+  does), against ``np.sort`` of the same ids and the slot count the table then feeds. Peak
+  memory (tracemalloc, in an extra untimed call) relative to the id array.
+* ``slots`` -- v2 slot counting of a table's dump (``count_slots(session.run(table.dump()))``),
+  against ``a.sum()`` of the same array (a read at memory bandwidth: the limit), plain numpy
+  (``np.bincount((u >> 48) & 0x7FFF)``), the reference's numpy path when the compiled one is
+  installed, and with ``--tf`` TensorFlow's ``tf.math.bincount`` and the original's own
+  method (the TF tier: ``decode_proto`` of the serialized entries, shift, mask, ``scatter_nd``).
+  The per-fid Python loop is shown only where it runs in seconds.
+* ``dense`` / ``ragged`` / ``tiny`` -- ``ExampleBatch`` encoding (``encode_example_batch``)
+  against protobuf messages built row by row as the original does, and (dense) against
+  ``tobytes()`` of the feature arrays, the least any encoder has to copy.
 
-Peak memory is the input array plus tracemalloc's peak of what the count allocates, relative
-to the input array.
-
-``ExampleBatch`` writing (what ``FeatureEngineeringSaveHook`` does per buffered batch):
-``encode_example_batch`` (direct wire bytes) vs ``to_example_batch(...).SerializeToString()``
-(protobuf messages built row by row), checked byte-identical before timing.
-
-Times are the minimum of N repeats (``time.perf_counter``). No pytest-benchmark needed.
+Method: the methods of one case run round by round, interleaved (the order rotates each
+round), the same number of rounds each; every method's output on the full input is checked
+identical to the subject's before timing. Reported: min and median per method, and ratios of
+medians, so a load spike hits every method alike. The goal table says, per figure and size,
+whether the goal is met or by how much it is missed.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ import argparse
 import gc
 import os
 import platform
+import re
+import resource
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import numpy as np
@@ -44,82 +49,116 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reference.ckpt_info import MAX_SLOT, count_slots
+from reference.example_values import RaggedValue, to_example_batch
 from reference.fast_example import encode_example_batch
-from reference.fast_slots import count_slots_loop
-from reference.feature_engineering_hooks import RaggedValue, to_example_batch
+from reference.fast_slots import compiled_kernel, count_slots_from_ids, count_slots_loop
 from reference.hash_table import HashTable
-from reference.protos.embedding_hash_table_pb2 import EntryDump
 from reference.runtime.session import Session
 
-SUBSAMPLE = 1_000_000
-FULL_SLOT_SIZES = (10_000_000, 100_000_000)
-QUICK_SLOT_SIZES = (100_000, 1_000_000)
-FULL_BATCH = (1024, 50, 10)  # rows, features, fids per row
-QUICK_BATCH = (64, 5, 10)
-
-TARGET_FIDS_PER_S = 300e6
-TARGET_VS_TF = 10.0
-TARGET_ENCODER = 20.0
-TARGET_PEAK = 1.5
+FULL_SIZES = (1_000_000, 10_000_000, 50_000_000)
+QUICK_SIZES = (10_000, 100_000, 300_000)
+FULL_ROWS = (64, 256, 1024)  # dense and ragged: rows x 50 features x 10 values per row
+QUICK_ROWS = (16, 32, 64)
+TINY_ROWS = (1, 2, 4, 7)  # tiny batches: fewer than 8 rows
+FEATURES, PER_ROW = 50, 10
+QUICK_FEATURES = 5
+LOOP_MAX = 1_000_000  # the per-fid Python loop only up to this many fids
+TF_DECODE_MAX = 10_000_000  # the TF tier's decode_proto method only up to this many entries
+DOC_MARK = "<!-- bench:{} {} (written by benchmarks/bench_hooks.py --write-docs) -->"
 
 
 @dataclass
-class Result:
-    """One measured row of the table."""
+class Goal:
+    """``ratio`` of medians ``slower / faster`` (as named) must be <= ``limit`` (``at_most``)
+    or >= it."""
 
-    group: str  # "slots" or "example_batch"
-    case: str  # e.g. "10M fids", "1024x50x10 int64"
-    impl: str
-    seconds: float | None  # min of N; None when not measured
-    items: int  # fids (slots) or rows*features (example_batch)
-    unit: str  # "fids/s" or "rows/s"
-    speedup: float | None = None  # this implementation's time / the reference fast path's
-    peak: float | None = None  # (input + peak allocation) / input
-    note: str = ""
-
-    @property
-    def throughput(self) -> float | None:
-        return self.items / self.seconds if self.seconds else None
+    text: str
+    numerator: str  # method whose median is divided ...
+    denominator: str  # ... by this one's
+    limit: float
+    at_most: bool
 
 
-def best_of(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Minimum wall time of ``repeats`` calls, and the last result."""
-    best = float("inf")
-    result = None
-    for _ in range(max(1, repeats)):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+@dataclass
+class Case:
+    """One figure at one size: its methods' times (seconds, one per round)."""
+
+    figure: str
+    size: str
+    items: int
+    unit: str
+    subject: str
+    times: dict[str, list[float]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    goals: list[Goal] = field(default_factory=list)
+    peak: float | None = None  # peak memory / input, for the subject
+
+    def med(self, method: str) -> float:
+        return median(self.times[method])
+
+    def ratio(self, numerator: str, denominator: str) -> float | None:
+        if numerator not in self.times or denominator not in self.times:
+            return None
+        return self.med(numerator) / self.med(denominator)
 
 
-def peak_ratio(fn: Callable[[], Any], input_bytes: int) -> float:
-    """(input + peak bytes ``fn`` allocates) / input, as tracemalloc sees it."""
+# ---------------------------------------------------------------- timing
+
+
+def interleaved(methods: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Each method once per round, in an order rotated every round; wall times per method."""
+    names = list(methods)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(max(1, rounds)):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            gc.collect()
+            start = time.perf_counter()
+            methods[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def check_identical(methods: dict[str, Callable[[], Any]], subject: str) -> None:
+    """Every method's output on the full input equals the subject's (raises otherwise)."""
+    expect = methods[subject]()
+    for name, fn in methods.items():
+        if name == subject:
+            continue
+        got = fn()
+        same = (
+            np.array_equal(np.asarray(got), np.asarray(expect))
+            if isinstance(expect, np.ndarray)
+            else got == expect
+        )
+        if not same:
+            raise AssertionError(f"{name!r} gives a different result from {subject!r}")
+
+
+def traced_peak(fn: Callable[[], Any]) -> int:
+    """Peak bytes ``fn`` allocates, as tracemalloc sees them (numpy reports its buffers)."""
     gc.collect()
     tracemalloc.start()
     try:
-        tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
         fn()
-        peak = tracemalloc.get_traced_memory()[1] - base
+        return max(tracemalloc.get_traced_memory()[1] - base, 0)
     finally:
         tracemalloc.stop()
-    return (input_bytes + max(peak, 0)) / input_bytes
 
 
 def make_fids(n: int, seed: int = 0) -> np.ndarray:
-    """``n`` distinct int64 fids over the whole 64-bit range (1000 random slots)."""
+    """``n`` distinct int64 fids, shuffled, over the whole 64-bit range (1000 random slots)."""
     rng = np.random.default_rng(seed)
     tops = rng.integers(0, 1 << 16, 1000, dtype=np.uint64)  # sign bit + 15-bit slot
     fids = tops[rng.integers(0, len(tops), n)] << np.uint64(48)
-    fids |= np.arange(n, dtype=np.uint64)  # low 48 bits: unique
+    fids |= rng.permutation(n).astype(np.uint64)  # low 48 bits: unique, in random order
     out = fids.view(np.int64)
     out.flags.writeable = False
     return out
 
 
-def _fmt_n(n: int) -> str:
+def fmt_n(n: int) -> str:
     if n >= 1_000_000 and n % 1_000_000 == 0:
         return f"{n // 1_000_000}M"
     if n >= 1000 and n % 1000 == 0:
@@ -127,36 +166,237 @@ def _fmt_n(n: int) -> str:
     return str(n)
 
 
-# ---------------------------------------------------------------- slot counting
+# ---------------------------------------------------------------- hash table and slot counts
 
 
-class TfSlotCounter:
-    """The TensorFlow graph method, built once per input array."""
+def plain_numpy_count(ids: np.ndarray) -> np.ndarray:
+    """The obvious numpy: one shift, one mask, one bincount over the whole array."""
+    u = ids.view(np.uint64)
+    return np.bincount(
+        ((u >> np.uint64(48)) & np.uint64(0x7FFF)).view(np.int64), minlength=MAX_SLOT
+    )
 
-    def __init__(self, tf: Any, ids: np.ndarray) -> None:
+
+class TfCounters:
+    """TensorFlow's ways of counting, built once per input (graph mode, inputs preloaded)."""
+
+    def __init__(self, tf: Any, ids: np.ndarray, decode: bool) -> None:
         v1 = tf.compat.v1
         self.graph = tf.Graph()
+        self.fetch: dict[str, Any] = {}
         with self.graph.as_default():
             feed = v1.placeholder(tf.int64, shape=[None])
             table = v1.Variable(feed, trainable=False, validate_shape=False, use_resource=True)
             u = tf.bitcast(table.read_value(), tf.uint64)
-            slots = tf.bitwise.bitwise_and(
-                tf.bitwise.right_shift(u, tf.constant(48, tf.uint64)),
-                tf.constant(0x7FFF, tf.uint64),
+            slots = tf.cast(
+                tf.bitwise.bitwise_and(
+                    tf.bitwise.right_shift(u, tf.constant(48, tf.uint64)),
+                    tf.constant(0x7FFF, tf.uint64),
+                ),
+                tf.int32,
             )
-            slots = tf.minimum(tf.cast(slots, tf.int64), MAX_SLOT - 1)
-            self.counts = tf.scatter_nd(
-                tf.expand_dims(slots, 1), tf.ones_like(slots), tf.constant([MAX_SLOT], tf.int64)
+            self.fetch["bincount"] = tf.cast(
+                tf.math.bincount(slots, minlength=MAX_SLOT, maxlength=MAX_SLOT), tf.int64
             )
-            init = table.initializer
-        self.session = v1.Session(graph=self.graph)
-        self.session.run(init, feed_dict={feed: ids})
+            inits = [table.initializer]
+            if decode:
+                from reference.tf.hash_table import encode_entries, extract_slot_from_entry
 
-    def __call__(self) -> np.ndarray:
-        return self.session.run(self.counts)
+                nums = tf.zeros([tf.shape(feed)[0], 1], tf.float32)
+                entries = v1.Variable(
+                    encode_entries(feed, nums), trainable=False, validate_shape=False
+                )
+                slot = tf.minimum(extract_slot_from_entry(entries.read_value()), MAX_SLOT - 1)
+                self.fetch["original"] = tf.scatter_nd(
+                    tf.reshape(slot, [-1, 1]), tf.ones_like(slot), [MAX_SLOT]
+                )
+                inits.append(entries.initializer)
+        self.session = v1.Session(graph=self.graph)
+        self.session.run(inits, feed_dict={feed: ids})
+
+    def run(self, name: str) -> Callable[[], np.ndarray]:
+        return lambda: self.session.run(self.fetch[name])
 
     def close(self) -> None:
         self.session.close()
+
+
+def bench_table(n: int, rounds: int, tf: Any | None) -> list[Case]:
+    """The first assign of ``n`` ids, and the slot count of the table it makes."""
+    size = f"{fmt_n(n)} ids"
+    ids = make_fids(n)
+    session = Session()
+    table = HashTable("bench", dim=1)
+    session.run(table.assign(ids))
+
+    def first_assign() -> Any:
+        fresh, own = HashTable("bench", dim=1), Session()
+        own.run(fresh.assign(ids))
+        return own.run(fresh.dump()).ids  # a lazy dump: the entries are not serialized
+
+    def count() -> np.ndarray:
+        return count_slots(session.run(table.dump()))
+
+    assign = Case("assign", size, n, "ids/s", "HashTable.assign (first)")
+    assign.goals = [
+        Goal("first assign <= 3x np.sort", "HashTable.assign (first)", "np.sort", 3.0, True)
+    ]
+    methods = {
+        "HashTable.assign (first)": first_assign,
+        "np.sort": lambda: np.sort(ids),
+        "count_slots of the table": count,
+    }
+    first = first_assign()
+    assert np.array_equal(first, ids), "ids are unique: the table keeps them in order"
+    del first
+    assign.times = interleaved(methods, rounds)
+    assign.peak = traced_peak(first_assign) / ids.nbytes
+    assign.notes["HashTable.assign (first)"] = "includes the copy assign makes of its input"
+
+    slots = Case("slots", size, n, "fids/s", "reference count_slots")
+    slots.goals = [
+        Goal("slot counting <= 2x a.sum()", "reference count_slots", "a.sum() (bandwidth)", 2, True)
+    ]
+    methods = {
+        "reference count_slots": count,
+        "a.sum() (bandwidth)": lambda: ids.sum(),
+        "plain numpy": lambda: plain_numpy_count(ids),
+    }
+    compiled = compiled_kernel() is not None
+    slots.notes["reference count_slots"] = (
+        "compiled loop (numba)" if compiled and n >= 1 << 16 else "numpy path (no numba)"
+    )
+    if compiled:
+        methods["reference, numpy path"] = lambda: count_slots_from_ids(ids, compiled=False)
+    if n <= LOOP_MAX:
+        listed = ids.tolist()
+        methods["per-fid Python loop"] = lambda: count_slots_loop(listed)
+    counters = None
+    if tf is not None:
+        counters = TfCounters(tf, ids, decode=n <= TF_DECODE_MAX)
+        methods["tf.math.bincount"] = counters.run("bincount")
+        slots.notes["tf.math.bincount"] = "ids preloaded in a variable"
+        if "original" in counters.fetch:
+            methods["TF tier: decode_proto + scatter_nd"] = counters.run("original")
+            slots.notes["TF tier: decode_proto + scatter_nd"] = "entries preloaded in a variable"
+    try:
+        check_identical(
+            {k: v for k, v in methods.items() if not k.startswith("a.sum")},
+            "reference count_slots",
+        )
+        slots.times = interleaved(methods, rounds)
+    finally:
+        if counters is not None:
+            counters.close()
+    slots.peak = (ids.nbytes + traced_peak(count)) / ids.nbytes
+    return [assign, slots]
+
+
+# ---------------------------------------------------------------- ExampleBatch encoding
+
+
+def dense_batch(rows: int, features: int, per_row: int, seed: int = 1) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    return {
+        f"fc_{i}": rng.integers(0, 1 << 63, (rows, per_row), dtype=np.int64)
+        for i in range(features)
+    }
+
+
+def float_batch(rows: int, features: int, per_row: int, seed: int = 2) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    return {f"dense_{i}": rng.random((rows, per_row)).astype(np.float32) for i in range(features)}
+
+
+def ragged_batches(rows: int, features: int, per_row: int, seed: int = 3) -> tuple[dict, dict]:
+    """The same ragged features as Python rows, and as flat values plus row splits."""
+    rng = np.random.default_rng(seed)
+    lists, splits_form = {}, {}
+    for i in range(features):
+        lengths = rng.integers(0, 2 * per_row + 1, rows)  # mean per_row, some empty
+        splits = np.concatenate([[0], np.cumsum(lengths)])
+        flat = rng.integers(0, 1 << 63, int(splits[-1]), dtype=np.int64)
+        splits_form[f"seq_{i}"] = RaggedValue.from_row_splits(flat, splits)
+        as_list = flat.tolist()
+        lists[f"seq_{i}"] = RaggedValue([as_list[splits[j] : splits[j + 1]] for j in range(rows)])
+    return lists, splits_form
+
+
+def protobuf(batch: dict[str, Any]) -> Callable[[], bytes]:
+    return lambda: to_example_batch(batch).SerializeToString()
+
+
+def encoder(batch: dict[str, Any]) -> Callable[[], bytes]:
+    return lambda: encode_example_batch(batch)
+
+
+def bench_encoding(rows: int, features: int, rounds: int, tiny: bool = False) -> list[Case]:
+    shape = f"{rows}x{features}x{PER_ROW}"
+    cases = []
+    lists, splits = ragged_batches(rows, features, PER_ROW)
+    dense = dense_batch(rows, features, PER_ROW)
+    variants: list[tuple[str, str, dict[str, Any]]] = [
+        ("tiny" if tiny else "dense", "int64", dense),
+        ("tiny" if tiny else "ragged", "ragged, Python lists", lists),
+    ]
+    if not tiny:
+        variants += [
+            ("other", "float32", float_batch(rows, features, PER_ROW)),
+            ("other", "ragged, values + row_splits", splits),
+        ]
+    for figure, kind, batch in variants:
+        case = Case(figure, f"{shape} {kind}", rows * features, "rows/s", "encode_example_batch")
+        methods: dict[str, Callable[[], Any]] = {
+            "encode_example_batch": encoder(batch),
+            "protobuf, row by row": protobuf(batch),
+        }
+        check_identical(methods, "encode_example_batch")
+        if figure == "dense":
+            arrays = list(batch.values())
+            methods["tobytes() (the limit)"] = lambda a=arrays: b"".join([x.tobytes() for x in a])
+            case.goals.append(
+                Goal(
+                    "dense encoding <= 2x tobytes()",
+                    "encode_example_batch",
+                    "tobytes() (the limit)",
+                    2.0,
+                    True,
+                )
+            )
+        elif figure == "ragged":
+            case.goals.append(
+                Goal(
+                    "ragged Python lists >= 5x protobuf",
+                    "protobuf, row by row",
+                    "encode_example_batch",
+                    5.0,
+                    False,
+                )
+            )
+        elif figure == "tiny":
+            case.goals.append(
+                Goal(
+                    "tiny batches >= 1x protobuf (never slower)",
+                    "protobuf, row by row",
+                    "encode_example_batch",
+                    1.0,
+                    False,
+                )
+            )
+        # Tiny batches take microseconds: time 200 calls per round.
+        reps = 200 if tiny else 1
+        timed = {
+            name: (lambda f=fn, k=reps: [f() for _ in range(k)]) for name, fn in methods.items()
+        }
+        case.times = {k: [t / reps for t in v] for k, v in interleaved(timed, rounds).items()}
+        case.notes["encode_example_batch"] = (
+            f"{len(methods['encode_example_batch']()) / 1e6:.2f} MB per batch"
+        )
+        cases.append(case)
+    return cases
+
+
+# ---------------------------------------------------------------- driver
 
 
 def import_tensorflow() -> Any | None:
@@ -169,271 +409,114 @@ def import_tensorflow() -> Any | None:
     return tf
 
 
-def old_count_slots(serialized: list[bytes]) -> np.ndarray:
-    """The previous reference: parse every entry with protobuf, count per fid."""
-    counts = np.zeros(MAX_SLOT, dtype=np.int64)
-    entry = EntryDump()
-    for data in serialized:
-        entry.ParseFromString(data)
-        counts[min((entry.id >> 48) & 0x7FFF, MAX_SLOT - 1)] += 1
-    return counts
-
-
-def time_previous_reference(ids: np.ndarray) -> tuple[float, np.ndarray]:
-    """Time :func:`old_count_slots` on the serialized entries of a table of ``ids``."""
-    table = HashTable.from_ids("previous", ids, assume_unique=True)
-    entries = Session().run(table.dump()).serialized()  # built outside the timing
-    return best_of(lambda: old_count_slots(entries), 1)
-
-
-def bench_slots(n: int, repeats: int, tf: Any | None, subsample: int = SUBSAMPLE) -> list[Result]:
-    """Slot counting over ``n`` fids: reference fast path, loops, TensorFlow."""
-    case = f"{_fmt_n(n)} fids"
-    ids = make_fids(n)
-    table = HashTable.from_ids("bench", ids, dim=1, assume_unique=True)
-    session = Session()
-
-    def fast() -> np.ndarray:
-        return count_slots(session.run(table.dump()))
-
-    t_fast, counts = best_of(fast, repeats)
-    assert int(counts.sum()) == n
-    peak = peak_ratio(fast, ids.nbytes)
-    rows = [
-        Result("slots", case, "reference (numpy, chunked bincount)", t_fast, n, "fids/s", 1.0, peak)
-    ]
-
-    m = min(n, subsample)
-    scaled = f"timed on {_fmt_n(m)} fids, scaled x{n / m:g}" if m < n else ""
-    sub = ids[:m]
-    expect = count_slots(sub)
-    t_loop, got = best_of(lambda: count_slots_loop(sub.tolist()), max(1, min(repeats, 2)))
-    assert np.array_equal(got, expect)
-    t_loop *= n / m
-    rows.append(
-        Result(
-            "slots",
-            case,
-            "plain per-fid Python loop",
-            t_loop,
-            n,
-            "fids/s",
-            t_loop / t_fast,
-            note=scaled,
-        )
-    )
-    t_parse, got = time_previous_reference(sub)
-    assert np.array_equal(got, expect)
-    t_parse *= n / m
-    rows.append(
-        Result(
-            "slots",
-            case,
-            "parse EntryDump per entry (previous reference)",
-            t_parse,
-            n,
-            "fids/s",
-            t_parse / t_fast,
-            note=scaled,
-        )
-    )
-
-    if tf is None:
-        rows.append(
-            Result("slots", case, "tensorflow graph", None, n, "fids/s", note="n/a (no tensorflow)")
-        )
-    else:
-        counter = TfSlotCounter(tf, ids)
-        try:
-            t_tf, got = best_of(counter, repeats)
-        finally:
-            counter.close()
-        assert np.array_equal(got, counts)
-        rows.append(
-            Result(
-                "slots",
-                case,
-                f"tensorflow {tf.__version__} graph (scatter_nd)",
-                t_tf,
-                n,
-                "fids/s",
-                t_tf / t_fast,
-                note="ids preloaded in a variable",
-            )
-        )
-    return rows
-
-
-# ---------------------------------------------------------------- ExampleBatch writing
-
-
-def make_batches(rows: int, features: int, per_row: int, seed: int = 1) -> dict[str, dict]:
-    """The encoder's inputs: dense int64, float-heavy, and two ragged forms."""
-    rng = np.random.default_rng(seed)
-
-    def fid_matrix() -> np.ndarray:
-        return rng.integers(0, 1 << 63, (rows, per_row), dtype=np.int64)
-
-    dense = {f"fc_{i}": fid_matrix() for i in range(features)}
-    n_float = max(1, features * 4 // 5)
-    float_heavy = {
-        f"dense_{i}": rng.random((rows, per_row)).astype(np.float32) for i in range(n_float)
-    }
-    float_heavy.update({f"fc_{i}": fid_matrix() for i in range(features - n_float)})
-    ragged_lists, ragged_splits = {}, {}
-    for i in range(features):
-        lengths = rng.integers(0, 2 * per_row + 1, rows)  # mean per_row, some empty
-        splits = np.concatenate([[0], np.cumsum(lengths)])
-        flat = rng.integers(0, 1 << 63, int(splits[-1]), dtype=np.int64)
-        ragged_splits[f"seq_{i}"] = RaggedValue.from_row_splits(flat, splits)
-        as_list = flat.tolist()
-        ragged_lists[f"seq_{i}"] = RaggedValue(
-            [as_list[splits[j] : splits[j + 1]] for j in range(rows)]
-        )
-    return {
-        "int64": dense,
-        f"float-heavy ({n_float} float32 + {features - n_float} int64 features)": float_heavy,
-        "ragged, Python rows": ragged_lists,
-        "ragged, values + row_splits": ragged_splits,
-    }
-
-
-def bench_example_batches(rows: int, features: int, per_row: int, repeats: int) -> list[Result]:
-    out = []
-    for variant, batch in make_batches(rows, features, per_row).items():
-        case = f"{rows}x{features}x{per_row} {variant}"
-        slow_bytes = to_example_batch(batch).SerializeToString()
-        assert encode_example_batch(batch) == slow_bytes, variant
-        t_fast, _ = best_of(lambda b=batch: encode_example_batch(b), repeats)
-        t_slow, _ = best_of(
-            lambda b=batch: to_example_batch(b).SerializeToString(), max(1, min(repeats, 3))
-        )
-        items = rows * features
-        note = f"{len(slow_bytes) / 1e6:.2f} MB per batch"
-        out.append(
-            Result(
-                "example_batch",
-                case,
-                "fast encoder (numpy wire bytes)",
-                t_fast,
-                items,
-                "rows/s",
-                1.0,
-                note=note,
-            )
-        )
-        out.append(
-            Result(
-                "example_batch",
-                case,
-                "protobuf messages, row by row",
-                t_slow,
-                items,
-                "rows/s",
-                t_slow / t_fast,
-            )
-        )
-    return out
-
-
-# ---------------------------------------------------------------- driver and report
-
-
-def run(quick: bool = False, use_tf: bool = True, repeats: int | None = None) -> list[Result]:
-    """Every benchmark; ``quick`` uses the small sizes."""
-    repeats = repeats if repeats is not None else (2 if quick else 5)
+def run(
+    quick: bool = False,
+    use_tf: bool = False,
+    rounds: int | None = None,
+    sizes: tuple[int, ...] | None = None,
+    rows: tuple[int, ...] | None = None,
+) -> list[Case]:
+    """Every figure at every size; ``quick`` uses the small sizes and few rounds."""
+    rounds = rounds if rounds is not None else (3 if quick else 7)
     tf = import_tensorflow() if use_tf else None
-    results: list[Result] = []
-    for n in QUICK_SLOT_SIZES if quick else FULL_SLOT_SIZES:
-        results += bench_slots(n, repeats, tf, subsample=min(SUBSAMPLE, n))
+    if use_tf and tf is None:
+        raise SystemExit("--tf: tensorflow cannot be imported")
+    cases: list[Case] = []
+    for n in sizes or (QUICK_SIZES if quick else FULL_SIZES):
+        cases += bench_table(n, rounds if n < 10_000_000 else max(3, rounds - 2), tf)
         gc.collect()
-    results += bench_example_batches(*(QUICK_BATCH if quick else FULL_BATCH), repeats=repeats)
-    return results
+    features = QUICK_FEATURES if quick else FEATURES
+    for r in rows or (QUICK_ROWS if quick else FULL_ROWS):
+        cases += bench_encoding(r, features, rounds)
+    for r in TINY_ROWS:
+        cases += bench_encoding(r, features, rounds, tiny=True)
+    return cases
 
 
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
+def fmt_time(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
 
 
-def _fmt_rate(rate: float | None, unit: str) -> str:
-    if rate is None:
-        return "n/a"
+def fmt_rate(rate: float, unit: str) -> str:
     for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
         if rate >= scale:
-            return f"{rate / scale:.1f}{prefix} {unit}"
+            return f"{rate / scale:.2f}{prefix} {unit}"
     return f"{rate:.0f} {unit}"
 
 
-def format_table(results: list[Result]) -> str:
-    header = [
-        "benchmark",
-        "implementation",
-        "time (min)",
-        "throughput",
-        "fast path is",
-        "peak mem / input",
-        "note",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in results:
-        speed = (
-            "n/a"
-            if r.speedup is None
-            else ("(baseline)" if r.speedup == 1.0 else f"{r.speedup:.1f}x faster")
+FIGURE_TITLES = {
+    "assign": "First `HashTable.assign` of N ids (vs `np.sort` of the same ids)",
+    "slots": "v2 slot counting of a table's dump (vs `a.sum()`, memory bandwidth)",
+    "dense": "`ExampleBatch` encoding, dense int64 features (vs protobuf and `tobytes()`)",
+    "ragged": "`ExampleBatch` encoding, ragged rows as Python lists (vs protobuf)",
+    "tiny": "`ExampleBatch` encoding, tiny batches of fewer than 8 rows (vs protobuf)",
+    "other": "`ExampleBatch` encoding, other inputs (no goal)",
+}
+
+
+def format_tables(cases: list[Case]) -> str:
+    """One markdown table per figure: every method's min, median, rate and ratio."""
+    out = []
+    for figure, title in FIGURE_TITLES.items():
+        chosen = [c for c in cases if c.figure == figure]
+        if not chosen:
+            continue
+        out.append(f"#### {title}\n")
+        out.append(
+            "| case | method | min | median | per second (median) | median / subject's | note |"
         )
-        cells = [
-            r.case,
-            r.impl,
-            _fmt_time(r.seconds),
-            _fmt_rate(r.throughput, r.unit),
-            speed,
-            "" if r.peak is None else f"{r.peak:.3f}x",
-            r.note,
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        out.append("|---|---|---|---|---|---|---|")
+        for c in chosen:
+            for method, times in c.times.items():
+                ratio = c.ratio(method, c.subject)
+                rel = "(subject)" if method == c.subject else f"{ratio:.2f}x"
+                note = c.notes.get(method, "")
+                if method == c.subject and c.peak is not None:
+                    note = "; ".join(filter(None, [note, f"peak memory {c.peak:.2f}x the ids"]))
+                cells = [
+                    c.size,
+                    method,
+                    fmt_time(min(times)),
+                    fmt_time(median(times)),
+                    fmt_rate(c.items / median(times), c.unit),
+                    rel,
+                    note,
+                ]
+                out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
-def check_targets(results: list[Result]) -> list[tuple[str, bool | None, str]]:
-    """(target, met?, measured); ``None`` when not measured (e.g. no TensorFlow)."""
-    checks: list[tuple[str, bool | None, str]] = []
-    fast = [r for r in results if r.group == "slots" and r.speedup == 1.0]
-    if fast:
-        worst = min(r.throughput or 0.0 for r in fast)
-        checks.append(
-            (
-                "slot counting >= 300M fids/s",
-                worst >= TARGET_FIDS_PER_S,
-                f"slowest {_fmt_rate(worst, 'fids/s')}",
+def goal_rows(cases: list[Case]) -> list[tuple[str, str, str, str]]:
+    """(goal, case, measured, verdict) for every goal of every case."""
+    rows = []
+    for c in cases:
+        for g in c.goals:
+            ratio = c.ratio(g.numerator, g.denominator)
+            if ratio is None:
+                rows.append((g.text, c.size, "n/a", "not measured"))
+                continue
+            met = ratio <= g.limit if g.at_most else ratio >= g.limit
+            gap = ratio / g.limit if g.at_most else g.limit / ratio
+            verdict = "met" if met else f"NOT met: {gap:.2f}x short"
+            rows.append((g.text, c.size, f"{ratio:.2f}x", verdict))
+        if c.figure == "assign" and c.peak is not None:
+            met = c.peak <= 4.0
+            verdict = "met" if met else f"NOT met: {c.peak / 4.0:.2f}x short"
+            rows.append(
+                ("first assign peak memory <= 4x the ids", c.size, f"{c.peak:.2f}x", verdict)
             )
-        )
-        peak = max(r.peak or 0.0 for r in fast)
-        checks.append(("peak memory <= 1.5x input", peak <= TARGET_PEAK, f"max {peak:.3f}x"))
-    tf_rows = [r for r in results if r.impl.startswith("tensorflow") and r.speedup is not None]
-    if tf_rows:
-        low = min(r.speedup or 0.0 for r in tf_rows)
-        checks.append(("slot counting >= 10x TF graph", low >= TARGET_VS_TF, f"min {low:.1f}x"))
-    else:
-        checks.append(("slot counting >= 10x TF graph", None, "n/a (no tensorflow)"))
-    enc = [
-        r
-        for r in results
-        if r.group == "example_batch"
-        and "int64" in r.case
-        and r.speedup not in (None, 1.0)
-        and "ragged" not in r.case
-        and "float" not in r.case
-    ]
-    if enc:
-        low = min(r.speedup or 0.0 for r in enc)
-        checks.append(
-            ("encoder >= 20x protobuf (dense int64)", low >= TARGET_ENCODER, f"{low:.1f}x")
-        )
-    return checks
+    return rows
+
+
+def format_goals(cases: list[Case]) -> str:
+    lines = ["| goal | case | measured (ratio of medians) | verdict |", "|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in goal_rows(cases)]
+    return "\n".join(lines)
 
 
 def machine() -> str:
@@ -448,36 +531,69 @@ def machine() -> str:
     import google.protobuf
     from google.protobuf.internal import api_implementation
 
-    protobuf = f"protobuf {google.protobuf.__version__} ({api_implementation.Type()})"
-    tf = sys.modules.get("tensorflow")
-    tf_version = f", tensorflow {tf.__version__}" if tf is not None else ""
-    return (
-        f"{cpu}, {cores} cores, Python {platform.python_version()}, numpy {np.__version__}, "
-        f"{protobuf}{tf_version}"
+    parts = [
+        f"{cpu}, {cores} cores",
+        f"Python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        f"protobuf {google.protobuf.__version__} ({api_implementation.Type()})",
+    ]
+    for name in ("numba", "tensorflow"):
+        module = sys.modules.get(name)
+        parts.append(f"{name} {module.__version__}" if module else f"no {name}")
+    return ", ".join(parts)
+
+
+def report(cases: list[Case], command: str, seconds: float) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KB on Linux -> GB
+    return "\n".join(
+        [
+            f"command: {command}",
+            f"machine: {machine()}",
+            f"load average at the end (1, 5, 15 min): {load}; "
+            f"peak RSS {rss:.2f} GB; total {seconds:.0f} s",
+            "",
+            format_tables(cases),
+            "#### Goals\n",
+            format_goals(cases),
+        ]
     )
+
+
+def write_docs(path: Path, text: str, block: str = "main") -> None:
+    """Replace the text between the ``block`` markers of ``path`` with ``text``."""
+    begin, end = DOC_MARK.format("begin", block), DOC_MARK.format("end", block)
+    doc = path.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(doc):
+        raise SystemExit(f"{path}: no {begin!r} ... {end!r} block to replace")
+    body = f"{begin}\n\n```\n{text.split(chr(10) + chr(10), 1)[0]}\n```\n\n"
+    body += text.split("\n\n", 1)[1] + f"\n\n{end}"
+    path.write_text(pattern.sub(lambda _: body, doc, count=1), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
-    parser.add_argument("--no-tf", action="store_true", help="skip the TensorFlow comparison")
-    parser.add_argument("--repeats", type=int, default=None, help="min-of-N repeats")
+    parser.add_argument("--tf", action="store_true", help="also TensorFlow's counting methods")
+    parser.add_argument("--no-tf", action="store_true", help="(the default) no TensorFlow")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per case")
+    parser.add_argument("--write-docs", type=Path, help="put the tables in this markdown file")
+    parser.add_argument("--doc-block", default="main", help="which marked block to replace")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    results = run(quick=args.quick, use_tf=not args.no_tf, repeats=args.repeats)
+    cases = run(quick=args.quick, use_tf=args.tf and not args.no_tf, rounds=args.rounds)
     given = sys.argv[1:] if argv is None else argv
-    print(" ".join(["command: python benchmarks/bench_hooks.py", *given]))
-    print(f"machine: {machine()}")
-    if hasattr(os, "getloadavg"):
-        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-        print(f"load average at the end (1, 5, 15 min): {load}")
-    print()
-    print(format_table(results))
-    print()
-    for target, met, measured in check_targets(results):
-        status = "n/a" if met is None else ("met" if met else "NOT met")
-        print(f"- {target}: {status} ({measured})")
-    print(f"\n(total {time.perf_counter() - started:.1f} s)")
+    hidden = ("--write-docs", "--doc-block")
+    shown = [
+        a for i, a in enumerate(given) if a not in hidden and (i == 0 or given[i - 1] not in hidden)
+    ]
+    command = " ".join(["python benchmarks/bench_hooks.py", *shown])
+    text = report(cases, command, time.perf_counter() - started)
+    print(text)
+    if args.write_docs:
+        write_docs(args.write_docs, text, args.doc_block)
+        print(f"\n(tables written to {args.write_docs})")
     return 0
 
 

@@ -76,12 +76,12 @@ class TableState:
         ids: np.ndarray,
         dim: int,
         overrides: dict[int, list[Any]] | None = None,
-        sorted_index: tuple[np.ndarray, np.ndarray] | None = None,
+        sorted_ids: np.ndarray | None = None,
     ) -> None:
         self.ids = ids  # read-only int64, unique, insertion order
         self.dim = max(int(dim), 0)  # length of the zero embedding of entries not overridden
         self.overrides = overrides or {}  # position -> explicit embedding (a list)
-        self._sorted = sorted_index  # (ids sorted, positions) once an assign needed it
+        self._sorted = sorted_ids  # ``ids`` sorted, once an assign made it (1x the ids)
         self._override_bytes: dict[int, bytes] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TableState:
@@ -90,13 +90,26 @@ class TableState:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def sorted_index(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(ids sorted, their positions)``; computed when missing but not kept, so a long-lived
-        snapshot (a table's initial one) does not carry the extra arrays."""
-        if self._sorted is not None:
-            return self._sorted
-        order = np.argsort(self.ids, kind="stable")
-        return self.ids[order], order
+    def sorted_ids(self) -> np.ndarray:
+        """``ids`` sorted; computed when missing but not kept, so a long-lived snapshot (a
+        table's initial one) does not carry the extra array."""
+        return self._sorted if self._sorted is not None else np.sort(self.ids)
+
+    def positions_of(self, sorted_query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For sorted unique ``sorted_query``: ``(found, position in ids)`` of each (the
+        position is meaningful only where found). One pass over ``ids``; used only when
+        explicit embeddings or a zero-length change need the positions of present ids."""
+        q = len(sorted_query)
+        found = np.zeros(q, dtype=bool)
+        positions = np.zeros(q, dtype=np.int64)
+        if q == 0 or len(self.ids) == 0:
+            return found, positions
+        at = np.searchsorted(sorted_query, self.ids)
+        np.minimum(at, q - 1, out=at)
+        hit = np.flatnonzero(sorted_query[at] == self.ids)
+        found[at[hit]] = True
+        positions[at[hit]] = hit
+        return found, positions
 
     def override_bytes(self) -> dict[int, bytes]:
         """Serialized entries of the explicit embeddings, built in insertion order.
@@ -202,11 +215,8 @@ class HashTable:
         dim = operator.index(dim)
         arr = _int64_array(np.asarray(ids), copy=False)
         if not assume_unique and len(arr):
-            uniq, first = np.unique(arr, return_index=True)
-            if len(uniq) != len(arr):
-                arr = arr[np.sort(first)]
-                arr.flags.writeable = False
-            del uniq, first
+            arr = _first_occurrences(arr)[0]
+            arr.flags.writeable = False
         table._var.initial = TableState(arr, dim)
         return table
 
@@ -243,6 +253,36 @@ class HashTable:
         return Read(f"{self.name}/dump", read)
 
 
+def _first_occurrences(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(unique ids in first-occurrence order, the same ids sorted)`` of an int64 array.
+
+    One ``np.sort`` (no argsort: numpy's is several times slower than its sort). Only the
+    duplicated values, if any, are located again (a binary search per id against the few
+    duplicated values) and stably ordered to drop all but their first occurrence.
+    """
+    s = np.sort(ids)
+    if len(s) < 2:
+        return ids, s
+    repeat = s[1:] == s[:-1]
+    if not repeat.any():
+        return ids, s
+    uniq = s[np.concatenate(([True], ~repeat))]
+    dups = np.unique(s[1:][repeat])
+    del s, repeat
+    at = np.searchsorted(dups, ids)
+    np.minimum(at, len(dups) - 1, out=at)
+    hit = np.flatnonzero(dups[at] == ids)  # every occurrence of a duplicated value
+    del at
+    order = np.argsort(ids[hit], kind="stable")
+    hit_sorted = ids[hit][order]
+    later = np.ones(len(hit), dtype=bool)  # not the first occurrence of its value
+    later[0] = False
+    later[1:] = hit_sorted[1:] == hit_sorted[:-1]
+    keep = np.ones(len(ids), dtype=bool)
+    keep[hit[order[later]]] = False
+    return ids[keep], uniq
+
+
 def _merge(
     state: TableState, new_ids: np.ndarray, values: list[list[Any]] | None, dim: int
 ) -> TableState:
@@ -251,34 +291,6 @@ def _merge(
     if k == 0:
         return state
     n = len(state.ids)
-    # Unique ids of this assign; the first occurrence fixes where a new id goes, the last
-    # one which embedding it gets.
-    uniq, first = np.unique(new_ids, return_index=True)
-    _, first_rev = np.unique(new_ids[::-1], return_index=True)
-    last = k - 1 - first_rev
-    sorted_ids, sorter = state.sorted_index()
-    pos = np.searchsorted(sorted_ids, uniq)
-    found = np.zeros(len(uniq), dtype=bool)
-    in_range = pos < n
-    found[in_range] = sorted_ids[pos[in_range]] == uniq[in_range]
-    positions = np.empty(len(uniq), dtype=np.int64)
-    positions[found] = sorter[pos[found]]
-    added = np.flatnonzero(~found)
-    added = added[np.argsort(first[added], kind="stable")]
-    positions[added] = n + np.arange(len(added))
-    appended = uniq[added]
-
-    ids = np.concatenate([state.ids, appended])
-    ids.flags.writeable = False
-    # Keep the sorted index up to date in O(n) instead of re-sorting later.
-    order = np.argsort(appended, kind="stable")
-    at = np.searchsorted(sorted_ids, appended[order])
-    sorted_index = (
-        np.insert(sorted_ids, at, appended[order]),
-        np.insert(sorter, at, n + order),
-    )
-
-    overrides = dict(state.overrides)
     if n:
         new_dim = state.dim
     else:  # the first entries set the snapshot's zero-embedding length
@@ -286,6 +298,66 @@ def _merge(
             new_dim = max(operator.index(dim), 0)
         except TypeError:  # only explicit embeddings so far: dim was never used
             new_dim = 0
+    if values is not None or (max(dim, 0) != new_dim):
+        return _merge_with_embeddings(state, new_ids, values, dim, new_dim)
+
+    # Zero embeddings of the snapshot's length: only which ids are new, and where, matters.
+    in_order, uniq = _first_occurrences(new_ids)
+    if n == 0:
+        appended, sorted_ids = in_order, uniq
+    else:
+        old_sorted = state.sorted_ids()
+        at = np.searchsorted(old_sorted, in_order)
+        np.minimum(at, n - 1, out=at)
+        appended = in_order[old_sorted[at] != in_order]
+        del at
+        new_sorted = np.sort(appended)
+        sorted_ids = np.insert(old_sorted, np.searchsorted(old_sorted, new_sorted), new_sorted)
+        del new_sorted
+    ids = np.concatenate([state.ids, appended]) if n else appended
+    if ids.flags.writeable:
+        ids.flags.writeable = False
+    sorted_ids.flags.writeable = False
+
+    overrides = dict(state.overrides)
+    if overrides:  # entries written again with zeros lose their explicit embedding
+        keys = np.fromiter(overrides, dtype=np.int64, count=len(overrides))
+        key_ids = state.ids[keys]
+        at = np.minimum(np.searchsorted(uniq, key_ids), len(uniq) - 1)
+        for p in keys[uniq[at] == key_ids].tolist():
+            del overrides[p]
+    return TableState(ids, new_dim, overrides, sorted_ids)
+
+
+def _merge_with_embeddings(
+    state: TableState,
+    new_ids: np.ndarray,
+    values: list[list[Any]] | None,
+    dim: int,
+    new_dim: int,
+) -> TableState:
+    """The general merge: explicit embeddings (or zeros of another length) per entry."""
+    k = len(new_ids)
+    n = len(state.ids)
+    # Unique ids of this assign; the first occurrence fixes where a new id goes, the last
+    # one which embedding it gets.
+    uniq, first = np.unique(new_ids, return_index=True)
+    _, first_rev = np.unique(new_ids[::-1], return_index=True)
+    last = k - 1 - first_rev
+    found, positions = state.positions_of(uniq)
+    added = np.flatnonzero(~found)
+    added = added[np.argsort(first[added], kind="stable")]
+    positions[added] = n + np.arange(len(added))
+    appended = uniq[added]
+
+    ids = np.concatenate([state.ids, appended])
+    ids.flags.writeable = False
+    old_sorted = state.sorted_ids()
+    new_sorted = np.sort(appended)
+    sorted_ids = np.insert(old_sorted, np.searchsorted(old_sorted, new_sorted), new_sorted)
+    sorted_ids.flags.writeable = False
+
+    overrides = dict(state.overrides)
     if values is not None:
         for p, i in zip(positions.tolist(), last.tolist(), strict=True):
             overrides[p] = values[i]
@@ -294,9 +366,8 @@ def _merge(
             keys = np.fromiter(overrides, dtype=np.int64, count=len(overrides))
             for p in keys[np.isin(keys, positions)].tolist():
                 del overrides[p]
-        if max(dim, 0) != new_dim:
-            # Zero embeddings of a length other than the snapshot's default: explicit.
-            zeros = [0.0] * dim
-            for p in positions.tolist():
-                overrides[p] = list(zeros)
-    return TableState(ids, new_dim, overrides, sorted_index)
+        # Zero embeddings of a length other than the snapshot's default: explicit.
+        zeros = [0.0] * dim
+        for p in positions.tolist():
+            overrides[p] = list(zeros)
+    return TableState(ids, new_dim, overrides, sorted_ids)

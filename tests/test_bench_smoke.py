@@ -1,4 +1,4 @@
-"""The benchmark script runs in quick mode and yields well-formed results.
+"""The benchmark script runs in quick mode and yields well-formed, complete results.
 
 Only the shape of the results is checked, never a timing: timings depend on the machine.
 TensorFlow is left out here (its comparison is a benchmark concern, and importing it is slow).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,8 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_hooks.py"
+SIZES = (1000, 3000, 70_000)  # the last one past the compiled slot counter's threshold
+ROWS = (9, 12, 16)
 
 
 @pytest.fixture(scope="module")
@@ -31,56 +34,115 @@ def bench() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def results(bench: ModuleType) -> list:
-    return bench.run(quick=True, use_tf=False, repeats=1)
+def cases(bench: ModuleType) -> list:
+    return bench.run(quick=True, rounds=2, sizes=SIZES, rows=ROWS)
 
 
-def test_quick_run_covers_every_benchmark(bench: ModuleType, results: list) -> None:
-    groups = {(r.group, r.case) for r in results}
-    slot_cases = {case for group, case in groups if group == "slots"}
-    assert slot_cases == {f"{bench._fmt_n(n)} fids" for n in bench.QUICK_SLOT_SIZES}
-    batch_cases = [case for group, case in groups if group == "example_batch"]
-    assert len(batch_cases) == 4
-    for case in slot_cases | set(batch_cases):
-        rows = [r for r in results if r.case == case]
-        assert sum(r.speedup == 1.0 for r in rows) == 1, case  # one baseline per case
+def test_every_figure_is_measured_at_three_sizes_or_more(bench: ModuleType, cases: list) -> None:
+    for figure in ("assign", "slots", "dense", "ragged", "tiny", "other"):
+        sizes = {c.size for c in cases if c.figure == figure}
+        assert len(sizes) >= 3, figure
+    for c in cases:
+        assert c.subject in c.times
+        rounds = {len(t) for t in c.times.values()}
+        assert rounds == {2}, c.size  # the same number of rounds for every method
+        for times in c.times.values():
+            assert all(math.isfinite(t) and t > 0 for t in times)
+    slots = [c for c in cases if c.figure == "slots"]
+    assert all({"a.sum() (bandwidth)", "plain numpy"} <= set(c.times) for c in slots)
+    assert all("per-fid Python loop" in c.times for c in slots)  # small sizes: loop included
+    assert all(c.peak is not None and c.peak >= 1.0 for c in slots)
+    assert all(c.peak is not None and c.peak > 0 for c in cases if c.figure == "assign")
+    dense = [c for c in cases if c.figure == "dense"]
+    assert all("tobytes() (the limit)" in c.times for c in dense)
 
 
-def test_results_are_well_formed(results: list) -> None:
-    for r in results:
-        assert r.group in ("slots", "example_batch")
-        assert r.items > 0 and r.unit in ("fids/s", "rows/s")
-        if r.seconds is None:
-            assert r.speedup is None and r.note == "n/a (no tensorflow)"
-            continue
-        assert math.isfinite(r.seconds) and r.seconds > 0
-        assert r.throughput is not None and r.throughput > 0
-        assert r.speedup is not None and r.speedup > 0
-        if r.peak is not None:
-            assert r.peak >= 1.0
-
-
-def test_table_and_targets_render(bench: ModuleType, results: list) -> None:
-    table = bench.format_table(results)
-    lines = table.splitlines()
-    assert len(lines) == len(results) + 2
-    assert all(line.startswith("|") and line.endswith("|") for line in lines)
-    assert "n/a (no tensorflow)" in table
-    checks = bench.check_targets(results)
-    assert {name for name, _, _ in checks} >= {
-        "slot counting >= 300M fids/s",
-        "peak memory <= 1.5x input",
-        "slot counting >= 10x TF graph",
+def test_every_goal_gets_a_verdict(bench: ModuleType, cases: list) -> None:
+    rows = bench.goal_rows(cases)
+    goals = {goal for goal, *_ in rows}
+    assert goals == {
+        "first assign <= 3x np.sort",
+        "first assign peak memory <= 4x the ids",
+        "slot counting <= 2x a.sum()",
+        "dense encoding <= 2x tobytes()",
+        "ragged Python lists >= 5x protobuf",
+        "tiny batches >= 1x protobuf (never slower)",
     }
-    for _, met, measured in checks:
-        assert met in (True, False, None) and measured
+    for _goal, _size, measured, verdict in rows:
+        assert measured.endswith("x") and (verdict == "met" or verdict.startswith("NOT met: "))
+    # Three sizes per goal (tiny batches: one per row count and input kind).
+    assert all(sum(r[0] == g for r in rows) >= 3 for g in goals)
 
 
-def test_main_prints_the_table(
+def test_identity_check_catches_a_different_output(bench: ModuleType) -> None:
+    methods = {"a": lambda: b"x", "b": lambda: b"x", "c": lambda: b"y"}
+    with pytest.raises(AssertionError, match="'c'"):
+        bench.check_identical(methods, "a")
+    bench.check_identical({"a": lambda: b"x", "b": lambda: b"x"}, "a")
+
+
+def test_interleaving_rotates_the_order(bench: ModuleType) -> None:
+    order: list[str] = []
+    bench.interleaved({k: (lambda k=k: order.append(k)) for k in "abc"}, 3)
+    assert order == list("abcbcacab")
+
+
+def test_report_renders_and_docs_block_is_replaced(
+    bench: ModuleType, cases: list, tmp_path: Path
+) -> None:
+    text = bench.report(cases, "python benchmarks/bench_hooks.py --quick", 1.0)
+    for line in text.splitlines():
+        if line.startswith("|"):
+            assert line.endswith("|") and line.count("|") >= 5
+    doc = tmp_path / "perf.md"
+    begin, end = bench.DOC_MARK.format("begin", "main"), bench.DOC_MARK.format("end", "main")
+    doc.write_text(f"intro\n{begin}\nold numbers\n{end}\noutro\n", encoding="utf-8")
+    bench.write_docs(doc, text)
+    bench.write_docs(doc, text)  # idempotent: replaces its own block again
+    written = doc.read_text(encoding="utf-8")
+    assert written.startswith("intro\n") and written.endswith("outro\n")
+    assert "old numbers" not in written and written.count(begin) == 1
+    assert "| goal | case |" in written and "command: python" in written
+    with pytest.raises(SystemExit, match="no"):
+        bench.write_docs(doc, text, block="other")
+
+
+def test_main_prints_every_goal(
     bench: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench, "QUICK_SLOT_SIZES", (1000,))
-    monkeypatch.setattr(bench, "QUICK_BATCH", (4, 2, 3))
-    assert bench.main(["--quick", "--no-tf", "--repeats", "1"]) == 0
+    monkeypatch.setattr(bench, "QUICK_SIZES", (1000, 2000, 3000))
+    monkeypatch.setattr(bench, "QUICK_ROWS", (9, 10, 11))
+    monkeypatch.setattr(bench, "TINY_ROWS", (1, 2, 3))
+    assert bench.main(["--quick", "--rounds", "1"]) == 0
     out = capsys.readouterr().out
-    assert "| benchmark |" in out and "1K fids" in out and "4x2x3 int64" in out
+    assert "command: python benchmarks/bench_hooks.py --quick --rounds 1" in out
+    assert "#### Goals" in out and "slot counting <= 2x a.sum()" in out
+
+
+def test_the_docs_tables_are_a_written_run(bench: ModuleType) -> None:
+    # docs/performance.md shows runs written by --write-docs, not hand-copied numbers: each
+    # block holds a run's header and its goal table, every verdict agreeing with its ratio.
+    doc = (BENCH.parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
+    for block in ("main", "tf"):
+        begin, end = bench.DOC_MARK.format("begin", block), bench.DOC_MARK.format("end", block)
+        assert doc.count(begin) == 1 and doc.count(end) == 1, block
+        text = doc.split(begin, 1)[1].split(end, 1)[0]
+        assert "command: python benchmarks/bench_hooks.py" in text, block
+        goals = text.split("#### Goals", 1)[1]
+        rows = [
+            line.split(" | ")
+            for line in goals.splitlines()
+            if line.startswith("| ") and "x |" in line
+        ]
+        assert {r[0].lstrip("| ") for r in rows} >= {
+            "first assign <= 3x np.sort",
+            "slot counting <= 2x a.sum()",
+            "dense encoding <= 2x tobytes()",
+            "ragged Python lists >= 5x protobuf",
+            "tiny batches >= 1x protobuf (never slower)",
+        }, block
+        for goal, _case, measured, verdict in rows:
+            ratio = float(measured.rstrip("x"))
+            limit = float(re.search(r"([<>]=) ([\d.]+)x", goal).group(2))
+            met = ratio <= limit if "<=" in goal else ratio >= limit
+            assert verdict.rstrip(" |").startswith("met") == met, (block, goal, measured)

@@ -7,6 +7,10 @@
 * The numpy-backed :class:`reference.hash_table.HashTable` vs a dict model of the original
   (insert-or-overwrite, first-insert order), and the slot-count file it leads to.
 * The feature dump hook's file and its order of effects.
+* The optional compiled (numba) slot counter vs the numpy fallback: identical counts. The
+  fallback is always tested; the compiled path when numba is installed (``nox -s fast``).
+* The encoder and the hook share a leaf module (``reference.example_values``) instead of
+  importing each other.
 
 No TensorFlow here.
 """
@@ -500,3 +504,127 @@ def test_slot_count_file_is_unchanged(tmp_path_factory: Any, tables: list) -> No
 def test_fast_example_module_names() -> None:
     assert fast_example.varint(300) == b"\xac\x02"
     assert fast_example.varint(0) == b"\x00"
+
+
+def test_the_encoder_and_the_hook_share_a_leaf_instead_of_importing_each_other() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "reference"
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((root / f"{module}.py").read_text(encoding="utf-8"))
+        return {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+
+    assert "reference.feature_engineering_hooks" not in imported("fast_example")
+    leaf = imported("example_values")
+    assert not {
+        m for m in leaf if m.startswith("reference.") and m != "reference.protos.example_pb2"
+    }
+    assert "reference.example_values" in imported("fast_example")
+    assert "reference.example_values" in imported("feature_engineering_hooks")
+    # The hook module still names them (the protocol testees patch ``frame`` there).
+    import reference.example_values as leaf_module
+    import reference.feature_engineering_hooks as hooks
+
+    assert hooks.RaggedValue is leaf_module.RaggedValue and hooks.frame is leaf_module.frame
+    assert hooks.to_example_batch is leaf_module.to_example_batch
+
+
+@FAST
+@given(
+    st.lists(st.integers(-4, 4) | any_fid, max_size=300),
+    st.lists(st.integers(-6, 6), max_size=300),
+)
+def test_first_occurrences_keep_the_first_of_each_id(first: list[int], second: list[int]) -> None:
+    from reference.hash_table import _first_occurrences
+
+    ids = np.array([to_int64(f) for f in first], dtype=np.int64)
+    in_order, sorted_ids = _first_occurrences(ids)
+    assert in_order.tolist() == list(dict.fromkeys(ids.tolist()))
+    assert sorted_ids.tolist() == sorted(set(ids.tolist()))
+    # Heavily duplicated assigns on top of each other, against the dict model.
+    session, table, model = Session(), HashTable("t", dim=1), DictTable(1)
+    for step in (first, second, first[::-1]):
+        session.run(table.assign(np.array([f & U64 for f in step], dtype=np.uint64)))
+        model.assign(step, None)
+    assert session.run(table.dump()).serialized() == model.dump()
+
+
+# ---------------------------------------------------------------- compiled (numba) paths
+
+
+def _numba_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def _slot_inputs() -> list[np.ndarray]:
+    from reference.fast_slots import COMPILED_MIN
+
+    rng = np.random.default_rng(7)
+    n = COMPILED_MIN * 3 + 5  # past the compiled threshold, not a multiple of anything
+    every_bit = rng.integers(0, U64, n, dtype=np.uint64, endpoint=True)
+    few_slots = rng.integers(0, 1 << 16, 40, dtype=np.uint64)[rng.integers(0, 40, n)] << 48
+    return [every_bit, every_bit.view(np.int64), few_slots | np.uint64(3), np.zeros(n, np.int64)]
+
+
+def test_slot_counting_fallback_is_the_numpy_path() -> None:
+    for ids in _slot_inputs():
+        expect = count_slots_loop(ids.tolist())
+        for threads in (1, 3):
+            assert np.array_equal(count_slots_from_ids(ids, threads, compiled=False), expect)
+            assert np.array_equal(count_slots_from_ids(ids, threads), expect)
+
+
+@pytest.mark.skipif(not _numba_installed(), reason="the fast extra (numba) is not installed")
+def test_compiled_slot_counting_is_identical_to_numpy() -> None:
+    for ids in _slot_inputs():
+        numpy_counts = count_slots_from_ids(ids, compiled=False)
+        for threads in (1, 2, 3):
+            got = count_slots_from_ids(ids, threads, compiled=True)
+            assert got.dtype == np.int64 and np.array_equal(got, numpy_counts)
+    assert np.array_equal(
+        count_slots_from_ids(np.array([-1, 1 << 48], dtype=np.int64), compiled=True),
+        count_slots_loop([-1, 1 << 48]),
+    )
+
+
+@pytest.mark.skipif(_numba_installed(), reason="numba is installed")
+def test_requiring_the_compiled_path_without_numba_says_what_to_install() -> None:
+    with pytest.raises(ImportError, match=r"numba.*\[fast\]"):
+        count_slots_from_ids(np.arange(10, dtype=np.int64), compiled=True)
+
+
+def test_the_compiled_path_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reference import fast_slots
+
+    monkeypatch.setenv("MONOLITH_PARITY_COMPILED", "0")
+    monkeypatch.setattr(fast_slots, "_compiled", [])
+    assert fast_slots.compiled_kernel() is None
+    ids = _slot_inputs()[0]
+    assert np.array_equal(count_slots_from_ids(ids), count_slots_from_ids(ids, compiled=False))
+
+
+mixed_element = st.one_of(
+    st.integers(-2, 3), st.integers(0, U64), st.floats(width=32), st.booleans(), st.just(1 << 64)
+)
+
+
+@FAST
+@given(
+    st.lists(st.lists(mixed_element, max_size=4), max_size=12),
+    st.sampled_from(["rows", "splits-like"]),
+)
+def test_python_rows_of_any_mix_match_protobuf(rows: list[list[Any]], form: str) -> None:
+    # Rows may mix fid and float rows (each row's first value picks its list), bools, negative
+    # or too-large fids: the bytes or the exception type of protobuf, for few and many rows.
+    batch = {"a": RaggedValue(rows)}
+    if form == "splits-like":
+        batch = {"a": RaggedValue(rows * 3), "b": RaggedValue([[1], [2.5]])}
+    assert outcome(encode_example_batch, batch) == outcome(slow_bytes, batch)
