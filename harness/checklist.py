@@ -1,7 +1,8 @@
-"""The seed's "Verification Checklist", per original file, checked off from parity results.
+"""The port's verification checklist, per original file, checked off from parity results.
 
-Every original Monolith file has the same ten checklist items (the migration plan's
-"Verification Checklist (Must be Checked Off)"). This module says, for each file and item,
+Every original Monolith file has the same ten checklist items (a port's "Verification
+Checklist (Must be Checked Off)", as the port plan this project was started from words
+it; the items are in :data:`ITEMS`). This module says, for each file and item,
 which scenarios back it, and renders the list from a run's results: an item is checked
 only when at least one scenario backs it and every backing scenario *passed* (an expected
 deviation is a known difference, so it leaves the item open). Items no scenario can back
@@ -13,7 +14,7 @@ scenarios are picked up without editing this module:
 
 - mapped / cross-language parity: every scenario of the file's families (each family needs
   at least one); for a test file, the scenarios that reproduce each original test method
-  (named in :data:`FILES`; a family's whole corpus where the seed does not list methods);
+  (named in :data:`FILES`; a family's whole corpus where the plan does not list methods);
 - normal inputs: scenarios whose golden trace has no ``error`` or ``logged_error`` event;
 - error handling: scenarios whose golden trace has one;
 - config precedence: scenarios that set one of the file's config keys (the hooks read
@@ -126,7 +127,7 @@ class OriginalFile:
     logs: bool = False  # logs anything
     # For a test file: original test method -> which scenarios reproduce it.
     test_methods: Mapping[str, Select] = field(default_factory=dict)
-    in_seed: bool = True  # the seed excerpt has its checklist (else: FACTS.md's list)
+    in_plan: bool = True  # the port plan lists this file (else: added by this project)
 
 
 def _ids(*ids: str) -> Select:
@@ -181,20 +182,20 @@ FILES: tuple[OriginalFile, ...] = (
         logs=True,
     ),
     OriginalFile("monolith/native_training/hooks/hook_utils.py", ("hook_utils",), ("listeners",)),
-    # Not in the seed excerpt; FACTS.md lists them among the originals the reference covers.
+    # Not in the port plan's list; this project covers them as well.
     OriginalFile(
         "monolith/native_training/hooks/ckpt_info.py",
         ("slot_count",),
         SLOT_COUNT_KEYS,
         (CkptInfoKind.name,),
-        in_seed=False,
+        in_plan=False,
     ),
     OriginalFile(
         "monolith/native_training/hooks/hook_utils_test.py",
         ("hook_utils",),
         ("listeners",),
         test_methods={"HookUtilsTest (all)": _family("hook_utils")},
-        in_seed=False,
+        in_plan=False,
     ),
     OriginalFile(
         "monolith/native_training/barrier_ops.py",
@@ -202,7 +203,7 @@ FILES: tuple[OriginalFile, ...] = (
         BARRIER_KEYS,
         threads=True,
         logs=True,
-        in_seed=False,
+        in_plan=False,
     ),
     OriginalFile(
         "monolith/native_training/barrier_ops_test.py",
@@ -211,7 +212,7 @@ FILES: tuple[OriginalFile, ...] = (
         threads=True,
         logs=True,
         test_methods={"BarrierOpsTest (all)": _family("barrier")},
-        in_seed=False,
+        in_plan=False,
     ),
 )
 
@@ -301,7 +302,7 @@ class ItemState:
 class FileChecklist:
     path: str
     items: tuple[ItemState, ...]
-    in_seed: bool = True
+    in_plan: bool = True
 
     @property
     def done(self) -> int:
@@ -346,14 +347,14 @@ def evaluate(
         FileChecklist(
             spec.path,
             tuple(_state(item, backing(item, spec, corpus), by_id) for item in ITEMS),
-            spec.in_seed,
+            spec.in_plan,
         )
         for spec in files
     ]
 
 
 def label(item: str, implementation: str = "") -> str:
-    """The item as shown: the seed's wording names Rust, the report names the
+    """The item as shown: the plan's wording names Rust, the report names the
     implementation under test ("the port" when it is not known)."""
     name = implementation or "the port"
     return item.replace("Rust tests", f"{name}'s own tests").replace("Rust", name)
@@ -373,7 +374,7 @@ def render_markdown(checklists: Sequence[FileChecklist], implementation: str = "
     title = "Verification checklist" + (f": {implementation}" if implementation else "")
     lines = [f"## {title}", ""]
     for cl in checklists:
-        origin = "" if cl.in_seed else " (not in the seed excerpt)"
+        origin = "" if cl.in_plan else " (added by this project)"
         lines.append(f"### `{cl.path}`{origin} ({cl.done}/{len(cl.items)})")
         lines.append("")
         for it in cl.items:
@@ -389,7 +390,7 @@ def render_html(checklists: Sequence[FileChecklist], implementation: str = "") -
     title = "Verification checklist" + (f": {implementation}" if implementation else "")
     out = [f'<section class="checklist">\n<h2>{esc(title)}</h2>']
     for cl in checklists:
-        origin = "" if cl.in_seed else " <small>(not in the seed excerpt)</small>"
+        origin = "" if cl.in_plan else " <small>(added by this project)</small>"
         out.append(
             f"<h3><code>{esc(cl.path)}</code>{origin} "
             f'<span class="count">{cl.done}/{len(cl.items)}</span></h3>\n<ul>'

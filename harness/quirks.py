@@ -5,9 +5,10 @@
     {"id": "stop-flag-never-cleared",
      "summary": "One sentence, in our own words.",
      "original": "monolith/native_training/hooks/controller_hooks.py",
-     "facts": "controller_hooks"}
+     "behaviour": "controller_hooks"}
 
-``facts`` names the section of FACTS.md that states the behaviour. Scenarios list the
+``behaviour`` names the section of ``docs/original.md`` (one per original module) that
+states the behaviour. Scenarios list the
 quirks they pin in ``"pins"``; every quirk must be pinned by at least one scenario and every
 pin must name a registered quirk. ``docs/quirks.md`` is generated from the registry and the
 scenarios::
@@ -34,7 +35,15 @@ from harness.scenario import FIXTURES_DIR, Scenario, ScenarioError, load_all
 REGISTRY_PATH = FIXTURES_DIR / "quirks.json"
 DOC_PATH = CHECKOUT_ROOT / "docs" / "quirks.md"
 
-FIELDS = ("id", "summary", "original", "facts")
+FIELDS = ("id", "summary", "original", "behaviour")
+# The sections of docs/original.md, one per original module.
+SECTIONS = (
+    "ckpt_info",
+    "controller_hooks",
+    "feature_engineering_hooks",
+    "hook_utils",
+    "barrier_ops",
+)
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # A path inside the Monolith repository, e.g. monolith/native_training/barrier_ops.py.
 ORIGINAL_PATTERN = re.compile(r"^(monolith|idl)/[A-Za-z0-9_./-]+\.(py|proto|h|cc)$")
@@ -49,7 +58,7 @@ class Quirk:
     id: str
     summary: str
     original: str
-    facts: str
+    behaviour: str
 
 
 def parse_registry(data: Any, where: str = str(REGISTRY_PATH)) -> list[Quirk]:
@@ -90,6 +99,11 @@ def parse_registry(data: Any, where: str = str(REGISTRY_PATH)) -> list[Quirk]:
             raise QuirkError(
                 f"{at}.original: {quirk.original!r} is not a file path in the Monolith "
                 "repository (e.g. monolith/native_training/barrier_ops.py)"
+            )
+        if quirk.behaviour not in SECTIONS:
+            raise QuirkError(
+                f"{at}.behaviour: {quirk.behaviour!r} is not a section of docs/original.md "
+                f"(one of {', '.join(SECTIONS)})"
             )
         quirks.append(quirk)
     return quirks
@@ -151,17 +165,16 @@ def render_markdown(quirks: Sequence[Quirk], scenarios: Sequence[Scenario]) -> s
         "",
         "Behaviours of the original Monolith hooks that we believe are bugs or accidents, but",
         "that the reference reproduces and the golden corpus pins. Each is pinned by the",
-        "scenarios listed (`fixtures/<scenario>.json`); the FACTS.md section states the",
-        "behaviour.",
+        "scenarios listed (`fixtures/<scenario>.json`); the section of",
+        "[`docs/original.md`](original.md) named in the table states the behaviour.",
         "",
-        "| quirk | summary | original | FACTS.md section | pinned by |",
+        "| quirk | summary | original | behaviour | pinned by |",
         "| --- | --- | --- | --- | --- |",
     ]
     for q in quirks:
         pins = ", ".join(f"[`{sid}`](../fixtures/{sid}.json)" for sid in by_quirk[q.id]) or "(none)"
-        lines.append(
-            f"| `{q.id}` | {_cell(q.summary)} | `{q.original}` | {_cell(q.facts)} | {pins} |"
-        )
+        behaviour = f"[{q.behaviour}](original.md#{q.behaviour})"
+        lines.append(f"| `{q.id}` | {_cell(q.summary)} | `{q.original}` | {behaviour} | {pins} |")
     lines += ["", f"{len(quirks)} quirks.", ""]
     return "\n".join(lines)
 

@@ -44,3 +44,15 @@ def test_docs_original_names_only_scenarios_that_exist() -> None:
     )
     ids = {s.id for s in load_all(FIXTURES_DIR)}
     assert named and named <= ids, sorted(named - ids)
+
+
+def test_every_quirk_names_a_section_of_docs_original() -> None:
+    import re
+    from pathlib import Path
+
+    from harness import quirks
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "original.md").read_text()
+    sections = set(re.findall(r"^### (\w+)$", text, re.M))
+    assert sections == set(quirks.SECTIONS)
+    assert {q.behaviour for q in quirks.load()} <= sections

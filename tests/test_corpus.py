@@ -118,13 +118,18 @@ def test_render_markdown_lists_pinning_scenarios() -> None:
         Scenario(id="fam/one", family="fam", description="d", config={}, steps=[], pins=["a-b"]),
     ]
     text = quirks.render_markdown(registry, fake)
-    row = "| `a-b` | Pipes \\| escaped. | `monolith/x.py` | x | "
+    row = "| `a-b` | Pipes \\| escaped. | `monolith/x.py` | [x](original.md#x) | "
     pins = "[`fam/one`](../fixtures/fam/one.json), [`fam/two`](../fixtures/fam/two.json)"
     assert row + pins + " |" in text
-    assert "| `c` | C. | `idl/y.proto` | y | (none) |" in text
+    assert "| `c` | C. | `idl/y.proto` | [y](original.md#y) | (none) |" in text
 
 
-GOOD = {"id": "some-quirk", "summary": "A sentence.", "original": "monolith/a.py", "facts": "s"}
+GOOD = {
+    "id": "some-quirk",
+    "summary": "A sentence.",
+    "original": "monolith/a.py",
+    "behaviour": "barrier_ops",
+}
 
 
 @pytest.mark.parametrize(
@@ -134,7 +139,8 @@ GOOD = {"id": "some-quirk", "summary": "A sentence.", "original": "monolith/a.py
         (["x"], "[0]: expected an object"),
         ([{**GOOD, "id": "Not_Kebab"}], "is not kebab-case"),
         ([GOOD, GOOD], "already used by entry [0]"),
-        ([{k: v for k, v in GOOD.items() if k != "facts"}], "missing field(s) facts"),
+        ([{k: v for k, v in GOOD.items() if k != "behaviour"}], "missing field(s) behaviour"),
+        ([{**GOOD, "behaviour": "FACTS.md"}], "is not a section of docs/original.md"),
         ([{**GOOD, "extra": 1}], "unknown field(s) extra"),
         ([{**GOOD, "summary": ""}], ".summary: must be a non-empty string"),
         ([{**GOOD, "summary": "No full stop"}], "must be one sentence"),
