@@ -68,12 +68,6 @@ class OriginalHookSet(HookSet):
                 barrier_callbacks=list(callbacks),
             )
 
-    def barrier_hook(self, index: int, op: Any) -> Any:
-        return self.modules.barrier_ops.BarrierHook(index, op)
-
-    def stop_helper(self) -> Any:
-        return self.modules.controller_hooks.StopHelper()
-
     def controller_hook(
         self, num_ps: int, barrier_op: Any, trigger_save: Callable[[], Any] | None
     ) -> Any:
@@ -102,15 +96,6 @@ class OriginalHookSet(HookSet):
     def slot_listener(self, model_dir: str) -> Any:
         return self.modules.ckpt_info.FidSlotCountSaverListener(model_dir)
 
-    def wrap_listener(self, kind: str | None, listener: Any) -> Any:
-        wrappers = {
-            "before": self.modules.hook_utils.BeforeSaveListener,
-            "after": self.modules.hook_utils.AfterSaveListener,
-        }
-        if kind in wrappers:
-            return wrappers[kind](listener)
-        return super().wrap_listener(kind, listener)
-
     def release(self) -> None:
         self._time.restore()
 
@@ -118,5 +103,13 @@ class OriginalHookSet(HookSet):
 def bind(modules: OriginalModules) -> type[OriginalHookSet]:
     """An :class:`OriginalHookSet` class over ``modules``."""
     return types.new_class(
-        "BoundOriginalHookSet", (OriginalHookSet,), exec_body=lambda ns: ns.update(modules=modules)
+        "BoundOriginalHookSet",
+        (OriginalHookSet,),
+        exec_body=lambda ns: ns.update(
+            modules=modules,
+            # Called with the same arguments in every tier: the base class's methods serve.
+            barrier_ops=modules.barrier_ops,
+            controller_hooks=modules.controller_hooks,
+            hook_utils=modules.hook_utils,
+        ),
     )

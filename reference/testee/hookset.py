@@ -24,9 +24,17 @@ BarrierCallback = Callable[[str, Any], None]
 
 
 class HookSet:
-    """The reference hooks (:mod:`reference`), on the scenario's clock and graph."""
+    """The reference hooks (:mod:`reference`), on the scenario's clock and graph.
+
+    A tier whose hook modules take the same arguments (the TensorFlow tier's) subclasses
+    this and names its own modules in the class attributes below.
+    """
 
     name = "reference"
+    barrier_ops: Any = barrier_ops
+    controller_hooks: Any = controller_hooks
+    feature_hooks: Any = feature_hooks
+    hook_utils: Any = hook_utils
     # The base class a listener the worlds record calls with must have in this tier.
     listener_base: type = CheckpointSaverListener
 
@@ -44,7 +52,7 @@ class HookSet:
         name_prefix: str,
         callbacks: Sequence[BarrierCallback],
     ) -> Any:
-        return barrier_ops.BarrierOp(
+        return self.barrier_ops.BarrierOp(
             capacity,
             is_chief=is_chief,
             wait_seconds=wait_seconds,
@@ -54,21 +62,21 @@ class HookSet:
         )
 
     def barrier_hook(self, index: int, op: Any) -> Any:
-        return barrier_ops.BarrierHook(index, op)
+        return self.barrier_ops.BarrierHook(index, op)
 
     # -- controller_hooks -------------------------------------------------------------
     def stop_helper(self) -> Any:
-        return controller_hooks.StopHelper()
+        return self.controller_hooks.StopHelper()
 
     def controller_hook(
         self, num_ps: int, barrier_op: Any, trigger_save: Callable[[], Any] | None
     ) -> Any:
-        return controller_hooks.ControllerHook(
+        return self.controller_hooks.ControllerHook(
             num_ps=num_ps, barrier_op=barrier_op, trigger_save=trigger_save, clock=self.clock
         )
 
     def query_action_hook(self, model_dir: str, controller: Any, interval: float) -> Any:
-        return controller_hooks.QueryActionHook(
+        return self.controller_hooks.QueryActionHook(
             model_dir, controller, clock=self.clock, query_interval=interval
         )
 
@@ -76,7 +84,7 @@ class HookSet:
     def feature_hook(
         self, config: Any, next_element: Any, cap: int, uuid_fn: Callable[[], str]
     ) -> Any:
-        return feature_hooks.FeatureEngineeringSaveHook(
+        return self.feature_hooks.FeatureEngineeringSaveHook(
             config, next_element, cap=cap, uuid_fn=uuid_fn
         )
 
@@ -95,17 +103,14 @@ class HookSet:
         return ckpt_info.FidSlotCountSaverListener(model_dir, self.graph)
 
     # -- hook_utils -------------------------------------------------------------------
-    before_save_listener: Any = hook_utils.BeforeSaveListener
-    after_save_listener: Any = hook_utils.AfterSaveListener
-
     def wrap_listener(self, kind: str | None, listener: Any) -> Any:
         """``listener`` as the scenario's ``wrap`` / ``listeners`` kind names it."""
         if kind in (None, "plain"):
             return listener
         if kind == "before":
-            return self.before_save_listener(listener)
+            return self.hook_utils.BeforeSaveListener(listener)
         if kind == "after":
-            return self.after_save_listener(listener)
+            return self.hook_utils.AfterSaveListener(listener)
         raise ValueError(f"unknown listener wrapper {kind!r}")
 
     def release(self) -> None:
