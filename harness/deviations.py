@@ -117,9 +117,7 @@ def _explain(error: Any) -> str:
         blank = " (a blank reason explains nothing)" if isinstance(value, str) else ""
         return f"{entry}: needs a 'reason' string, got {value!r}{blank}"
     if key == "relax" and kind == "enum":
-        return (
-            f"{where}: unknown relaxation {value!r} (known: {_quoted(error.validator_value)})"
-        )
+        return f"{where}: unknown relaxation {value!r} (known: {_quoted(error.validator_value)})"
     if key in ("scenario", "quirk") and kind == "type":
         return f"{where}: must be a string, got {value!r}"
     return f"{where or '(top level)'}: {error.message}"

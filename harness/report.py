@@ -50,6 +50,11 @@ def summary_line(results: Sequence[ScenarioResult]) -> str:
     return line + (f" ({', '.join(extras)})" if extras else "")
 
 
+def status_label(r: ScenarioResult) -> str:
+    """A result's status as reports print it: ``passed (relaxed)`` for a relaxed pass."""
+    return f"{PASSED} (relaxed)" if r.relaxed_pass else r.status
+
+
 def by_implementation(results: Sequence[ScenarioResult]) -> dict[str, list[ScenarioResult]]:
     """Results grouped by implementation, in order of first appearance."""
     groups: dict[str, list[ScenarioResult]] = {}
@@ -72,8 +77,7 @@ def terminal(results: Sequence[ScenarioResult], verbose: bool = False) -> str:
         for r in rows:
             if r.status == NOT_RUN or (r.ok and not verbose):
                 continue
-            status = "PASSED (RELAXED)" if r.relaxed_pass else r.status.upper()
-            lines.append(f"{status:<18} {r.implementation}: {r.scenario}")
+            lines.append(f"{status_label(r).upper():<18} {r.implementation}: {r.scenario}")
             if r.status == NOT_APPLICABLE:
                 lines.append(f"    {r.reason}")
             elif not r.ok:
@@ -202,7 +206,7 @@ def _cell(r: ScenarioResult | None) -> str:
     if r.relaxed_pass:  # a pass, marked: what the relaxation accepted is one click away
         notes = esc("\n".join(r.relaxed))
         return (
-            '<td class="result relaxed"><span class="status">passed (relaxed)</span>'
+            f'<td class="result relaxed"><span class="status">{status_label(r)}</span>'
             f"<details><summary>what was accepted</summary><pre>{notes}</pre></details></td>"
         )
     parts = [f'<span class="status">{esc(r.status)}</span>']

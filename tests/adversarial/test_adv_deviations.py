@@ -29,7 +29,10 @@ BAD = [
     (b"[]", "expected an object with a 'deviations' list"),
     (b"{}", "expected an object with a 'deviations' list"),
     (b'{"deviations": {}}', "expected an object with a 'deviations' list"),
-    (b'{"deviations": ["x"]}', "deviations[0]: an entry must be an object with a 'reason', got 'x'"),
+    (
+        b'{"deviations": ["x"]}',
+        "deviations[0]: an entry must be an object with a 'reason', got 'x'",
+    ),
     (b'{"deviations": [{"scenario": "controller/a"}]}', "deviations[0]: needs a 'reason' string"),
     (
         b'{"deviations": [{"scenario": "controller/a", "reason": 1}]}',
