@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +18,7 @@ from harness.deviations import SCHEMA_PATH, DeviationError, load_deviations
 from harness.formats.action_file import is_error_text
 from harness.golden import GOLDEN_DIR
 from harness.paths import CHECKOUT_ROOT
-from harness.report import summary_line
+from harness.report import junit_xml, summary_line
 from harness.runner import EXPECTED_DEVIATION, FAILED, PASSED, UNEXPECTED_PASS, ScenarioResult
 from harness.scenario import load_all
 
@@ -208,3 +209,18 @@ def test_the_documented_messages_are_the_loaders(tmp_path: Path, content: str) -
         load_deviations(path, load_all())
     shown = str(info.value).replace(str(path), path.name)
     assert f"\n{shown}\n" in DOC
+
+
+def test_a_hostile_response_is_shown_escaped_and_bounded(tmp_path: Path) -> None:
+    """The accepted text is the testee's: control characters are escaped (JUnit stays
+    well-formed XML, the terminal gets no escape sequences) and a long one is cut."""
+    hostile = b"\x1b[31mred\x01\x00" + "é".encode() * 5000
+    actual = copy_with_response(ERROR_SCENARIO, tmp_path, hostile)
+    (note,) = compare(ERROR_SCENARIO, actual, RELAX).relaxed
+    shown = note.explanation.split(", got ", 1)[1]
+    assert shown.startswith('"\\u001b[31mred\\u0001\\u0000\\u00e9')
+    assert shown.endswith(f"... ({len(hostile)} bytes in all)")
+    assert len(shown) <= 200
+    assert note.explanation.isprintable()
+    row = ScenarioResult("controller/action_garbage", "x", PASSED, relaxed=[str(note)])
+    ET.fromstring(junit_xml([row]))  # parses

@@ -10,6 +10,7 @@ was left in place.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -199,3 +200,40 @@ def test_harness_run_prints_the_relaxed_count(
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.splitlines()[-1] == "reworded: 2 passed (1 relaxed), 0 failed"
+
+
+def test_the_pytest_plugin_under_xdist_prints_the_same_line(tmp_path: Path) -> None:
+    """Relaxed results cross from xdist workers to the controller intact."""
+    root = Path(__file__).resolve().parents[2]
+    devs = tmp_path / "deviations.json"
+    devs.write_text(json.dumps({"implementation": "reworded", "deviations": [RELAX]}))
+    testee = Path(__file__).resolve().parent / "testees" / "reworded.py"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_parity.py",
+            "-k",
+            "controller/action_garbage or controller/action_comments",
+            "-q",
+            "-n",
+            "2",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'bt'}",
+            f"--impl={sys.executable} {testee} reword",
+            f"--deviations={devs}",
+            f"--parity-junit={tmp_path / 'junit.xml'}",
+        ],
+        cwd=root,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+    lines = proc.stdout.decode().splitlines()
+    assert proc.returncode == 0, lines
+    assert lines.count("reworded: 2 passed (1 relaxed), 0 failed") == 1, lines
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert [p.get("value") for p in suite.findall("properties/property")] == ["1"]
