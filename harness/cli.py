@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         work,
         Path(args.golden),
         deviations,
-        progress=(lambda r: print(f"{r.status:<18} {r.implementation}: {r.scenario}"))
+        progress=(lambda r: print(f"{report.status_label(r):<18} {r.implementation}: {r.scenario}"))
         if args.verbose
         else (lambda r: None),
     )

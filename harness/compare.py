@@ -4,14 +4,27 @@ Outputs are read without following links (:mod:`harness.safe_fs`): a symbolic li
 implementation leaves is an entry of its own, shown as a link with its target text and
 never read through, so it fails the scenario unless the golden has the same link; a fifo,
 socket or device is named as such and never opened for reading.
+
+Every byte is compared strictly unless the implementation declares a named relaxation
+(:data:`RELAXATIONS`, declared in its deviations file: docs/deviations.md). The only one,
+``protobuf-error-wording``, accepts a different wording of a protobuf parse error in a
+``monolith_action_response``: where the golden response is the parse error's text
+(:func:`harness.formats.action_file.is_error_text`), any response that is also an error
+text matches -- non-blank UTF-8, not ``OK``. It relaxes that file's bytes and nothing
+else: the listing (so the action file must be gone), the trace (so every event of every
+step is the same) and every other file are still compared byte for byte. What a relaxation
+accepted is returned apart (:attr:`Comparison.relaxed`), so reports can count it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.artifacts import kind_of
+from harness.artifacts import ActionResponseKind, kind_of
+from harness.formats.action_file import is_error_text
 from harness.safe_fs import (
     MAX_READ_BYTES,
     Entry,
@@ -21,7 +34,18 @@ from harness.safe_fs import (
     read_regular,
 )
 
-__all__ = ["Difference", "compare_output", "files_under"]
+__all__ = ["RELAXATIONS", "Comparison", "Difference", "compare", "compare_output", "files_under"]
+
+PROTOBUF_ERROR_WORDING = "protobuf-error-wording"
+# Every relaxation a deviations file may declare, with what it accepts (the schema's
+# "relax" enum lists the same names: tests/harness/test_relaxations.py checks it).
+RELAXATIONS = {
+    PROTOBUF_ERROR_WORDING: (
+        "a monolith_action_response whose golden is a protobuf parse error matches any "
+        "error text (non-blank UTF-8, not OK); every other byte stays strict"
+    ),
+}
+MAX_SHOWN_CHARS = 200  # of a relaxed response, in a report (a testee's text may be huge)
 
 
 @dataclass(frozen=True)
@@ -34,36 +58,84 @@ class Difference:
         return f"{self.path} [{self.kind}]: {self.explanation}"
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """What differs, and what differs but a declared relaxation accepted."""
+
+    differences: list[Difference] = field(default_factory=list)
+    relaxed: list[Difference] = field(default_factory=list)
+
+
+def _shown(data: bytes) -> str:
+    text = json.dumps(data.decode("utf-8"))
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[: MAX_SHOWN_CHARS - 30]}... ({len(data)} bytes in all)"
+
+
+def _relaxed(rel: str, expected: bytes, got: bytes, relax: Collection[str]) -> str | None:
+    """Why a declared relaxation accepts ``got`` in place of ``expected`` (None: it does
+    not)."""
+    if (
+        PROTOBUF_ERROR_WORDING in relax
+        and kind_of(rel).name == ActionResponseKind.name
+        and is_error_text(expected)
+        and is_error_text(got)
+    ):
+        return (
+            f"{PROTOBUF_ERROR_WORDING}: the parse error is worded differently: expected "
+            f"{_shown(expected)}, got {_shown(got)}"
+        )
+    return None
+
+
 def _compare_entries(
-    rel: str, golden: Entry, actual: Entry, golden_dir: Path, out_dir: Path
-) -> str | None:
-    """Why two entries of the same path differ, or None when they are the same."""
+    rel: str,
+    golden: Entry,
+    actual: Entry,
+    golden_dir: Path,
+    out_dir: Path,
+    relax: Collection[str] = (),
+) -> tuple[str | None, str | None]:
+    """Why two entries of the same path differ (None when they are the same), and why a
+    relaxation accepts the difference (None when none does)."""
     kind = kind_of(rel)
     if not (golden.is_file and actual.is_file):
         if (golden.kind, golden.target) == (actual.kind, actual.target):
-            return None
-        return f"expected {golden.describe()}, found {actual.describe()}"
+            return None, None
+        return f"expected {golden.describe()}, found {actual.describe()}", None
     if max(golden.size, actual.size) > MAX_READ_BYTES:
         return (
             f"expected {golden.size} bytes, got {actual.size}: too large to compare "
             f"(at most {MAX_READ_BYTES} bytes are read)"
-        )
+        ), None
     try:
         expected = read_regular(golden_dir, rel)
         got = read_regular(out_dir, rel)
     except (LinkRefused, ValueError) as e:
-        return f"cannot be read safely: {e}"
+        return f"cannot be read safely: {e}", None
     if expected == got:
-        return None
-    return kind.explain(rel, expected, got)
+        return None, None
+    return kind.explain(rel, expected, got), _relaxed(rel, expected, got, relax)
 
 
 def compare_output(golden_dir: Path, out_dir: Path) -> list[Difference]:
-    """Every difference between ``golden_dir`` and ``out_dir``, in path order."""
+    """Every difference between ``golden_dir`` and ``out_dir``, in path order (strict)."""
+    return compare(golden_dir, out_dir).differences
+
+
+def compare(golden_dir: Path, out_dir: Path, relax: Collection[str] = ()) -> Comparison:
+    """Every difference between ``golden_dir`` and ``out_dir``, in path order; those the
+    declared relaxations ``relax`` (names from :data:`RELAXATIONS`) accept are apart."""
+    unknown = sorted(set(relax) - set(RELAXATIONS))
+    if unknown:
+        raise ValueError(f"unknown relaxation(s) {unknown} (known: {sorted(RELAXATIONS)})")
     golden, actual = entries_under(golden_dir), entries_under(out_dir)
     if not golden:
-        return [Difference(str(golden_dir), "golden", "no golden output: run the regeneration")]
-    differences = []
+        return Comparison(
+            [Difference(str(golden_dir), "golden", "no golden output: run the regeneration")]
+        )
+    differences, relaxed = [], []
     for rel in sorted(set(golden) | set(actual)):
         kind = kind_of(rel)
         if rel not in actual:
@@ -75,7 +147,11 @@ def compare_output(golden_dir: Path, out_dir: Path) -> list[Difference]:
                 Difference(rel, kind.name, f"file was written but not expected{note}")
             )
         else:
-            why = _compare_entries(rel, golden[rel], actual[rel], golden_dir, out_dir)
-            if why is not None:
+            why, accepted = _compare_entries(
+                rel, golden[rel], actual[rel], golden_dir, out_dir, relax
+            )
+            if accepted is not None:
+                relaxed.append(Difference(rel, kind.name, accepted))
+            elif why is not None:
                 differences.append(Difference(rel, kind.name, why))
-    return differences
+    return Comparison(differences, relaxed)

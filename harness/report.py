@@ -28,22 +28,31 @@ def _plural(n: int, word: str) -> str:
 def summary_line(results: Sequence[ScenarioResult]) -> str:
     """One implementation's results in the one wording every entry point prints:
 
-    ``NAME: N passed, N failed[, N not applicable][, N not run][ (N expected deviation[s],
-    N unexpected pass[es])]`` -- expected deviations count as passed, unexpected passes as
-    failed; not-applicable scenarios are neither (pytest shows them as skipped); a scenario
-    not run (its implementation could not load or start) fails the run.
+    ``NAME: N passed[ (N relaxed)], N failed[, N not applicable][, N not run][ (N expected
+    deviation[s], N unexpected pass[es])]`` -- expected deviations count as passed,
+    unexpected passes as failed; a pass that needed a declared relaxation
+    (docs/deviations.md) counts as passed and again as relaxed; not-applicable scenarios are
+    neither (pytest shows them as skipped); a scenario not run (its implementation could
+    not load or start) fails the run.
     """
     counts = Counter(r.status for r in results)
+    relaxed = sum(r.relaxed_pass for r in results)
     name = results[0].implementation if results else "(none)"
     line = (
-        f"{name}: {counts[PASSED] + counts[EXPECTED_DEVIATION]} passed, "
-        f"{counts[FAILED] + counts[UNEXPECTED_PASS]} failed"
+        f"{name}: {counts[PASSED] + counts[EXPECTED_DEVIATION]} passed"
+        + (f" ({relaxed} relaxed)" if relaxed else "")
+        + f", {counts[FAILED] + counts[UNEXPECTED_PASS]} failed"
     )
     for status in (NOT_APPLICABLE, NOT_RUN):
         if counts[status]:
             line += f", {counts[status]} {status}"
     extras = [_plural(counts[s], s) for s in (EXPECTED_DEVIATION, UNEXPECTED_PASS) if counts[s]]
     return line + (f" ({', '.join(extras)})" if extras else "")
+
+
+def status_label(r: ScenarioResult) -> str:
+    """A result's status as reports print it: ``passed (relaxed)`` for a relaxed pass."""
+    return f"{PASSED} (relaxed)" if r.relaxed_pass else r.status
 
 
 def by_implementation(results: Sequence[ScenarioResult]) -> dict[str, list[ScenarioResult]]:
@@ -68,11 +77,13 @@ def terminal(results: Sequence[ScenarioResult], verbose: bool = False) -> str:
         for r in rows:
             if r.status == NOT_RUN or (r.ok and not verbose):
                 continue
-            lines.append(f"{r.status.upper():<18} {r.implementation}: {r.scenario}")
+            lines.append(f"{status_label(r).upper():<18} {r.implementation}: {r.scenario}")
             if r.status == NOT_APPLICABLE:
                 lines.append(f"    {r.reason}")
             elif not r.ok:
                 lines += ["    " + line for line in r.explanation().splitlines()]
+            elif r.relaxed_pass:
+                lines += [f"    relaxed: {note}" for note in r.relaxed]
         if skipped:
             lines.append(f"{NOT_RUN.upper():<18} {impl}: {len(skipped)} scenario(s)")
             lines += ["    " + line for line in str(skipped[0].reason).splitlines()]
@@ -104,6 +115,12 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
             skipped=str(sum(r.status in (EXPECTED_DEVIATION, NOT_APPLICABLE) for r in rows)),
             time=f"{sum(r.seconds for r in rows):.3f}",
         )
+        # JUnit has no "relaxed" outcome: a relaxed pass is a pass, counted in a property
+        # of its suite and named in a property of its case, with what was accepted.
+        relaxed = sum(r.relaxed_pass for r in rows)
+        if relaxed:
+            properties = ET.SubElement(node, "properties")
+            ET.SubElement(properties, "property", name="relaxed", value=str(relaxed))
         for r in rows:
             case = ET.SubElement(
                 node,
@@ -112,6 +129,10 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
                 name=r.scenario,
                 time=f"{r.seconds:.3f}",
             )
+            if r.relaxed_pass:
+                props = ET.SubElement(case, "properties")
+                for note in r.relaxed:
+                    ET.SubElement(props, "property", name="relaxed", value=note)
             if r.status == EXPECTED_DEVIATION:
                 ET.SubElement(case, "skipped", message=f"expected deviation: {r.reason}")
             elif r.status == NOT_APPLICABLE:
@@ -134,6 +155,7 @@ th.sid{white-space:nowrap;font-weight:normal;font-family:ui-monospace,monospace;
 td.pins{font-size:.8em;color:#5f6368;max-width:10em}td.result{min-width:14em;max-width:48em}
 .reason{font-size:.9em;margin-top:.2em}
 .na{background:#f1f3f4}.passed{background:#e6f4ea}.deviation{background:#fef7e0}
+.relaxed{background:#e6f4ea;border-left:4px solid #f9ab00}
 .failed,.unexpected{background:#fce8e6;border-left:4px solid #c5221f}
 .status{font-weight:600}
 details{margin-top:.3em}summary{cursor:pointer;color:#3c4043}
@@ -181,6 +203,12 @@ def _cell(r: ScenarioResult | None) -> str:
     if r is None:
         return '<td class="na">not run</td>'
     esc = html.escape
+    if r.relaxed_pass:  # a pass, marked: what the relaxation accepted is one click away
+        notes = esc("\n".join(r.relaxed))
+        return (
+            f'<td class="result relaxed"><span class="status">{status_label(r)}</span>'
+            f"<details><summary>what was accepted</summary><pre>{notes}</pre></details></td>"
+        )
     parts = [f'<span class="status">{esc(r.status)}</span>']
     if r.status == NOT_RUN:  # the reason is in the column's head, once
         pass

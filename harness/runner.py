@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters.base import Implementation
-from harness.compare import Difference, compare_output
+from harness.compare import Difference, compare
 from harness.deviations import Deviations
 from harness.driver import run_scenario
 from harness.golden import GOLDEN_DIR
@@ -44,6 +44,9 @@ class ScenarioResult:
     seconds: float = 0.0
     log: str = ""  # what the testee wrote to stderr during a scenario that did not pass
     pins: list[str] = field(default_factory=list)
+    # What a declared relaxation accepted (docs/deviations.md): a scenario that passed
+    # with any is a *relaxed* pass, counted apart in every report.
+    relaxed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +63,11 @@ class ScenarioResult:
         return cls(**fields)
 
     @property
+    def relaxed_pass(self) -> bool:
+        """Whether it passed only thanks to a declared relaxation."""
+        return self.status == PASSED and bool(self.relaxed)
+
+    @property
     def counted(self) -> bool:
         """Whether it counts as passed or failed (a not-applicable scenario is skipped; a
         scenario not run is neither, and fails the run: see :func:`all_passed`)."""
@@ -70,6 +78,7 @@ class ScenarioResult:
         if self.failure:
             parts.append(f"implementation failure: {self.failure}")
         parts += [str(d) for d in self.differences]
+        parts += [f"relaxed: {note}" for note in self.relaxed]
         if self.status == NOT_RUN:
             parts.append(f"not run: {self.reason}")
         if self.status == UNEXPECTED_PASS:
@@ -131,9 +140,11 @@ def judge(
             seconds=time.perf_counter() - start,
             pins=list(scenario.pins),
         )
-    differences = compare_output(golden_root / scenario.id, out_dir)
+    deviations = deviations or Deviations()
+    comparison = compare(golden_root / scenario.id, out_dir, deviations.relaxations)
+    differences = comparison.differences
     matched = output.failure is None and not differences
-    reason = (deviations or Deviations()).expected_to_fail(scenario.id)
+    reason = deviations.expected_to_fail(scenario.id)
     if reason is None:
         status = PASSED if matched else FAILED
     else:
@@ -149,6 +160,7 @@ def judge(
         seconds=time.perf_counter() - start,
         pins=list(scenario.pins),
         log=stderr() if stderr is not None and status != PASSED else "",
+        relaxed=[str(d) for d in comparison.relaxed],
     )
 
 

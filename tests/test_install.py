@@ -130,6 +130,25 @@ def test_installed_command_runs_a_scenario_from_anywhere(
     assert list(cwd.iterdir()) == []
 
 
+def test_installed_command_validates_deviations_with_its_own_schema(
+    installed: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The deviations schema is package data: an installed harness finds it."""
+    bin_dir, cwd, env = installed
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"deviations": [{"relax": "protobuf-error-wording", "reason": "r"}]}')
+    bad.write_text('{"deviations": [{"relax": "protobuf-error-wording"}]}')
+    command = [str(bin_dir / "monolith-parity"), "run", "-k", "slot_count/basic", "--deviations"]
+    proc = run([*command, str(good)], cwd, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed, 0 failed" in proc.stdout
+    proc = run([*command, str(bad)], cwd, env)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"error: {bad}: deviations[0]: needs a 'reason' string\n",
+    )
+
+
 def test_installed_command_does_not_regenerate_its_own_goldens(
     installed: tuple[Path, Path, dict[str, str]],
 ) -> None:

@@ -29,13 +29,16 @@ BAD = [
     (b"[]", "expected an object with a 'deviations' list"),
     (b"{}", "expected an object with a 'deviations' list"),
     (b'{"deviations": {}}', "expected an object with a 'deviations' list"),
-    (b'{"deviations": ["x"]}', "deviations[0]: needs a 'reason' string"),
+    (
+        b'{"deviations": ["x"]}',
+        "deviations[0]: an entry must be an object with a 'reason', got 'x'",
+    ),
     (b'{"deviations": [{"scenario": "controller/a"}]}', "deviations[0]: needs a 'reason' string"),
     (
         b'{"deviations": [{"scenario": "controller/a", "reason": 1}]}',
         "deviations[0]: needs a 'reason' string",
     ),
-    (b'{"deviations": [{"reason": "r"}]}', "deviations[0]: needs 'scenario' or 'quirk'"),
+    (b'{"deviations": [{"reason": "r"}]}', "deviations[0]: needs 'scenario', 'quirk' or 'relax'"),
     (
         b'{"deviations": [{"reason": "r", "scenario": "controller/zz"}]}',
         "deviations[0].scenario: no scenario 'controller/zz'",
@@ -46,9 +49,37 @@ BAD = [
     ),
     (
         b'{"deviations": [{"reason": "r", "quirk": "quirk-a"}, {"reason": "r"}]}',
-        "deviations[1]: needs 'scenario' or 'quirk'",
+        "deviations[1]: needs 'scenario', 'quirk' or 'relax'",
     ),
     (b'{"implementation": ["rust"], "deviations": []}', "implementation: must be a string"),
+    # Checked by the schema (harness/deviations.schema.json) since it was written down:
+    (
+        b'{"implemention": "rust", "deviations": []}',
+        "unknown field 'implemention' (a deviations file has 'implementation' and 'deviations')",
+    ),
+    (
+        b'{"deviations": [{"scenario": "controller/a", "reason": " "}]}',
+        "deviations[0]: needs a 'reason' string, got ' ' (a blank reason explains nothing)",
+    ),
+    (
+        b'{"deviations": [{"scenario": "controller/a", "reason": "r", "note": 1}]}',
+        "deviations[0]: unknown field 'note' (an entry has 'scenario', 'quirk', 'relax' and "
+        "'reason')",
+    ),
+    (
+        b'{"deviations": [{"scenario": "controller/a", "quirk": "quirk-a", "reason": "r"}]}',
+        "deviations[0]: names 'scenario' and 'quirk': one target per entry",
+    ),
+    (
+        b'{"deviations": [{"relax": "any-wording", "reason": "r"}]}',
+        "deviations[0].relax: unknown relaxation 'any-wording' (known: 'protobuf-error-wording')",
+    ),
+    (
+        b'{"deviations": [{"relax": "protobuf-error-wording", "reason": "r"}, '
+        b'{"relax": "protobuf-error-wording", "reason": "again"}]}',
+        "deviations[1].relax: 'protobuf-error-wording' is declared twice",
+    ),
+    (b'{"deviations": [{"relax": 7, "reason": "r"}]}', "deviations[0].relax: unknown relaxation 7"),
 ]
 
 
