@@ -30,7 +30,14 @@ REQUIRED = {
     ("hook_utils", "save"): ("global_step",),
     ("hook_utils", "end"): ("global_step",),
     ("hook_utils", "call"): ("listener", "method"),
+    ("hook_utils", "repr"): ("listener",),
     ("*", "advance"): ("seconds",),
+    ("*", "run_while_not_stopped"): ("max_runs",),
+}
+# Step fields that only some ops take (the schema lists every field any op takes).
+ONLY_FOR = {
+    "on_error": ("run", "run_while_not_stopped"),
+    "max_runs": ("run_while_not_stopped",),
 }
 
 
@@ -309,6 +316,9 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     for name in REQUIRED.get((family, op), ()) + REQUIRED.get(("*", op), ()):
         if name not in step:
             raise ScenarioError(f"{where}: {op} needs {name!r}")
+    for name, ops in ONLY_FOR.items():
+        if name in step and op not in ops:
+            raise ScenarioError(f"{where}.{name}: only {' and '.join(ops)} take it, not {op}")
     if op == "call" and step["method"] != "begin" and "global_step" not in step:
         raise ScenarioError(f"{where}: call of {step['method']} needs 'global_step'")
     if op == "write_action":
