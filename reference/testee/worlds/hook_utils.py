@@ -41,7 +41,9 @@ class Recording:
 
 # ``object.__repr__``: ``<module.Class object at 0x7f...>``; the module and the address are
 # the interpreter's and the tier's, so only the class name is observed.
-_DEFAULT_REPR = re.compile(r"<(?:[A-Za-z_][A-Za-z0-9_]*\.)*([A-Za-z_][A-Za-z0-9_]*) object at 0x[0-9A-Fa-f]+>")
+_DEFAULT_REPR = re.compile(
+    r"<(?:[A-Za-z_][A-Za-z0-9_]*\.)*([A-Za-z_][A-Za-z0-9_]*) object at 0x[0-9A-Fa-f]+>"
+)
 
 
 def address_free(text: str) -> str:
