@@ -1,19 +1,24 @@
 """Runs one scenario against one implementation and writes its output directory.
 
 scenario -> driver -> output directory (``files/``, ``listing.txt``, ``trace.jsonl``).
-Harness-side steps (writing or removing files) are done here; every other step is sent
+Harness-side steps (writing or removing files, snapshots of ``files/``) are done here, and
+a scenario's ``before_setup`` steps before the set-up request; every other step is sent
 to the implementation, whose reported events go into the trace after a ``step`` marker.
+An ``advance_until`` step is both: the harness sends ``advance`` steps of its
+``step_seconds`` and checks its condition on ``files/`` before each (docs/scenarios.md).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import math
 import os
 import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness import safe_fs
 from harness.adapters.base import Implementation, ImplementationFailure, NotApplicable
@@ -21,6 +26,10 @@ from harness.scenario import HARNESS_OPS, Scenario
 from harness.trace import Trace
 
 ACTION_FILE = "monolith_action"
+RESPONSE_FILE = "monolith_action_response"
+# A snapshot reads each named file up to this many bytes, and lists this many entries.
+SNAPSHOT_READ_BYTES = 1 << 20
+SNAPSHOT_MAX_ENTRIES = 10_000
 OUTPUT_FILES = "files"
 LISTING = "listing.txt"
 TRACE = "trace.jsonl"
@@ -52,6 +61,11 @@ def _show(name: str) -> str:
 def listing(files_dir: Path) -> bytes:
     """Every path under ``files_dir``, sorted, directories with a trailing ``/`` and
     symbolic links as ``name -> target`` (never followed)."""
+    return "".join(e + "\n" for e in listing_entries(files_dir)).encode("utf-8", "surrogateescape")
+
+
+def listing_entries(files_dir: Path, limit: int | None = None) -> list[str]:
+    """The lines of :func:`listing`, without their newlines; ``ValueError`` past ``limit``."""
     entries = []
     for dirpath, dirnames, filenames, dirfd in os.fwalk(files_dir, follow_symlinks=False):
         rel = Path(dirpath).relative_to(files_dir)
@@ -62,7 +76,9 @@ def listing(files_dir: Path) -> bytes:
                 entries.append(f"{shown} -> {_show(os.readlink(name, dir_fd=dirfd))}")
             else:
                 entries.append(shown + ("/" if stat.S_ISDIR(st.st_mode) else ""))
-    return "".join(e + "\n" for e in sorted(entries)).encode("utf-8", "surrogateescape")
+            if limit is not None and len(entries) > limit:
+                raise ValueError(f"more than {limit} entries under {OUTPUT_FILES}/")
+    return sorted(entries)
 
 
 class HarnessStepError(ValueError):
@@ -71,6 +87,82 @@ class HarnessStepError(ValueError):
 
 def _model_dir(scenario: Scenario) -> str:
     return str(scenario.config.get("model_dir", "."))
+
+
+def _exists(files_dir: Path | int, rel: str) -> bool:
+    """Whether ``files/<rel>`` is an entry of any kind (a link is one, never followed)."""
+    parts = Path(rel).parts
+    try:
+        dir_fd = safe_fs.open_dir_beneath(files_dir, "/".join(parts[:-1]) or ".")
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+def _read_for_snapshot(files_dir: Path, rel: str) -> Any:
+    """A file's bytes as a snapshot shows them: its text if it is UTF-8, else
+    ``{"base64": ...}``; ``None`` if there is no such entry."""
+    if not _exists(files_dir, rel):
+        return None
+    data = safe_fs.read_regular(files_dir, rel, limit=SNAPSHOT_READ_BYTES)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def snapshot_event(scenario: Scenario, step: dict, files_dir: Path) -> dict[str, Any]:
+    """The ``snapshot`` event of a snapshot step: the listing of ``files/`` and, for each
+    path of ``read`` (relative to ``files/``), that file's contents."""
+    try:
+        event: dict[str, Any] = {
+            "event": "snapshot",
+            "listing": listing_entries(files_dir, limit=SNAPSHOT_MAX_ENTRIES),
+        }
+        if "read" in step:
+            event["files"] = {rel: _read_for_snapshot(files_dir, rel) for rel in step["read"]}
+    except safe_fs.LinkRefused as e:
+        raise HarnessStepError(f"snapshot: {e}") from e
+    except (OSError, ValueError) as e:
+        raise HarnessStepError(f"snapshot: {e}") from e
+    return event
+
+
+def until_holds(scenario: Scenario, until: str, files_dir: Path | int) -> bool:
+    """Whether an ``advance_until`` condition holds on ``files/`` now."""
+    model = Path(_model_dir(scenario))
+    try:
+        if until == "action_removed":
+            return not _exists(files_dir, (model / ACTION_FILE).as_posix())
+        if until == "response_written":
+            return _exists(files_dir, (model / RESPONSE_FILE).as_posix())
+    except OSError as e:
+        raise HarnessStepError(f"advance_until {until}: {e}") from e
+    raise AssertionError(until)  # pragma: no cover - the loader checks the names
+
+
+def advance_until(
+    scenario: Scenario, index: int, step: dict, impl: Implementation, files_fd: int, trace: Trace
+) -> None:
+    """Advance in steps of ``step_seconds`` until the condition holds (checked before each
+    advance, so at most ``ceil(max_seconds / step_seconds)`` advances), then record an
+    ``until`` event: whether it held and after how many advances."""
+    seconds = float(step["step_seconds"])
+    most = math.ceil(float(step["max_seconds"]) / seconds)
+    advances = 0
+    while True:
+        held = until_holds(scenario, step["until"], files_fd)
+        if held or advances >= most:
+            break
+        trace.extend(impl.step(index, {"op": "advance", "seconds": step["step_seconds"]}))
+        advances += 1
+    trace.add({"event": "until", "until": step["until"], "held": held, "advances": advances})
 
 
 def harness_step(scenario: Scenario, step: dict, files_dir: Path | int) -> None:
@@ -136,15 +228,22 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
     result = RunOutput(out)
     set_up = False
     try:
+        for step in scenario.before_setup:  # files already waiting when the session starts
+            for _ in range(int(step.get("count", 1))):
+                harness_step(scenario, step, files_fd)
         trace.add({"event": "setup"})
         trace.extend(impl.setup(scenario, str(files_dir.resolve())))
         set_up = True
         for index, step in enumerate(scenario.steps):
             trace.add({"event": "step", "index": index, "op": step["op"]})
-            if step["op"] in HARNESS_OPS:
-                for _ in range(int(step.get("count", 1))):
+            for _ in range(int(step.get("count", 1)) if step["op"] in HARNESS_OPS else 0):
+                if step["op"] == "snapshot":
+                    trace.add(snapshot_event(scenario, step, files_dir))
+                elif step["op"] == "advance_until":
+                    advance_until(scenario, index, step, impl, files_fd, trace)
+                else:
                     harness_step(scenario, step, files_fd)
-            else:
+            if step["op"] not in HARNESS_OPS:
                 trace.extend(impl.step(index, step))
         trace.add({"event": "teardown"})
         set_up = False

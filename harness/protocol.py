@@ -115,5 +115,10 @@ def scenario_bound(steps: Sequence[Mapping[str, Any]], timeout: float) -> float:
     that wraps the harness (pytest's timeout) must allow at least this much.
     """
     replies = [reply_timeout(s, timeout, False) for s in steps if s.get("op") not in HARNESS_OPS]
+    for s in steps:  # advance_until is sent as advances of step_seconds
+        if s.get("op") == "advance_until":
+            advance = {"op": "advance", "seconds": s["step_seconds"]}
+            n = math.ceil(float(s["max_seconds"]) / float(s["step_seconds"]))
+            replies += [reply_timeout(advance, timeout, False)] * (n * int(s.get("count", 1)))
     start = max(timeout, MIN_START_TIMEOUT)
     return start + 2 * timeout + sum(replies) + 3 * EXIT_GRACE + 30.0

@@ -20,7 +20,11 @@ from typing import Any
 
 from harness.paths import FIXTURES_DIR, SCHEMA_PATH
 
-HARNESS_OPS = frozenset({"write_action", "remove_file"})
+HARNESS_OPS = frozenset({"write_action", "remove_file", "snapshot", "advance_until"})
+# What a scenario's ``before_setup`` may do: files waiting before the session is created.
+BEFORE_SETUP_OPS = frozenset({"write_action", "remove_file"})
+# advance_until: the most advances one step may make (max_seconds / step_seconds).
+MAX_UNTIL_ADVANCES = 100_000
 # Fields a step needs, by family and op (the schema cannot say which op needs what).
 REQUIRED = {
     ("slot_count", "assign"): ("table", "fids"),
@@ -30,7 +34,19 @@ REQUIRED = {
     ("hook_utils", "save"): ("global_step",),
     ("hook_utils", "end"): ("global_step",),
     ("hook_utils", "call"): ("listener", "method"),
+    ("hook_utils", "repr"): ("listener",),
     ("*", "advance"): ("seconds",),
+    ("*", "run_while_not_stopped"): ("max_runs",),
+    ("*", "advance_until"): ("until", "step_seconds", "max_seconds"),
+}
+# Step fields that only some ops take (the schema lists every field any op takes).
+ONLY_FOR = {
+    "on_error": ("run", "run_while_not_stopped"),
+    "max_runs": ("run_while_not_stopped",),
+    "read": ("snapshot",),
+    "until": ("advance_until",),
+    "step_seconds": ("advance_until",),
+    "max_seconds": ("advance_until",),
 }
 
 
@@ -60,6 +76,7 @@ class Scenario:
     steps: list[dict[str, Any]]
     pins: list[str] = field(default_factory=list)
     path: str = ""
+    before_setup: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The scenario as the protocol sends it to a testee."""
@@ -154,6 +171,15 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     steps = data["steps"]
     for i, step in enumerate(steps):
         _check_step(family, step, f"{where}: steps[{i}]")
+    before_setup = data.get("before_setup", [])
+    for i, step in enumerate(before_setup):
+        here = f"{where}: before_setup[{i}]"
+        if step["op"] not in BEFORE_SETUP_OPS:
+            raise ScenarioError(
+                f"{here}.op: {step['op']!r} cannot happen before set-up; "
+                f"one of {sorted(BEFORE_SETUP_OPS)}"
+            )
+        _check_step(family, step, here)
     _check_ranges(data, where)
     return Scenario(
         id=scenario_id,
@@ -163,6 +189,7 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
         steps=steps,
         pins=list(data.get("pins", [])),
         path=where,
+        before_setup=list(before_setup),
     )
 
 
@@ -309,6 +336,9 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     for name in REQUIRED.get((family, op), ()) + REQUIRED.get(("*", op), ()):
         if name not in step:
             raise ScenarioError(f"{where}: {op} needs {name!r}")
+    for name, ops in ONLY_FOR.items():
+        if name in step and op not in ops:
+            raise ScenarioError(f"{where}.{name}: only {' and '.join(ops)} take it, not {op}")
     if op == "call" and step["method"] != "begin" and "global_step" not in step:
         raise ScenarioError(f"{where}: call of {step['method']} needs 'global_step'")
     if op == "write_action":
@@ -327,9 +357,22 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
                     f"{where}.text: not encodable as UTF-8 (character {e.start}): use base64"
                 ) from e
     if op == "remove_file":
-        path = step.get("path")
-        if not path or os.path.isabs(path) or ".." in Path(path).parts or not Path(path).parts:
-            raise ScenarioError(f"{where}.path: must be a relative path inside files/: {path!r}")
+        _check_inside(step.get("path"), f"{where}.path")
+    if op == "snapshot":
+        for i, path in enumerate(step.get("read", [])):
+            _check_inside(path, f"{where}.read[{i}]")
+    if op == "advance_until":
+        advances = math.ceil(step["max_seconds"] / step["step_seconds"])
+        if advances > MAX_UNTIL_ADVANCES:
+            raise ScenarioError(
+                f"{where}: max_seconds / step_seconds is {advances} advances, more than "
+                f"the {MAX_UNTIL_ADVANCES} a step may make"
+            )
+
+
+def _check_inside(path: Any, where: str) -> None:
+    if not path or os.path.isabs(path) or ".." in Path(path).parts or not Path(path).parts:
+        raise ScenarioError(f"{where}: must be a relative path inside files/: {path!r}")
 
 
 def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_DIR) -> Scenario:

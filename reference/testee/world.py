@@ -113,6 +113,36 @@ class World:
         else:
             session.__exit__(error[0], error[1], None)
 
+    def in_block(self, session: Any, step: dict[str, Any], body: Callable[[], None]) -> None:
+        """Runs ``body`` (a step's runs) inside the session's ``with`` block.
+
+        With ``"on_error": "end"`` an exception from ``body`` leaves the block as it does
+        in ``with session: ...``: ``__exit__`` sees it (TensorFlow calls ``end`` on the
+        hooks and swallows it only for ``OutOfRangeError`` / ``StopIteration``) and, unless
+        swallowed, it is raised on. Without it the block goes on after the error."""
+        if step.get("on_error") != "end":
+            body()
+            return
+        try:
+            body()
+        except Exception as e:
+            if not session.__exit__(type(e), e, e.__traceback__):
+                raise
+
+    def run_while_not_stopped(
+        self, session: Any, step: dict[str, Any], run_once: Callable[[], None]
+    ) -> None:
+        """A training loop: ``while not session.should_stop()`` (checked before every
+        run, at most ``max_runs`` runs), inside the block as :meth:`in_block` says."""
+
+        def loop() -> None:
+            for _ in range(int(step["max_runs"])):
+                if session.should_stop():
+                    break
+                run_once()
+
+        self.in_block(session, step, loop)
+
     def step(self, step: dict[str, Any]) -> None:
         handler = getattr(self, "op_" + step["op"], None)
         if handler is None:

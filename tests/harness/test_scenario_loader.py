@@ -113,6 +113,18 @@ def test_valid_scenario_loads_with_id(tmp_path):
             {"op": "call", "listener": 0, "method": "after_save"},
             "needs 'global_step'",
         ),
+        ("controller", {"op": "run_while_not_stopped"}, "needs 'max_runs'"),
+        ("hook_utils", {"op": "repr"}, "steps[0]: repr needs 'listener'"),
+        (
+            "controller",
+            {"op": "end", "on_error": "end"},
+            "steps[0].on_error: only run and run_while_not_stopped take it, not end",
+        ),
+        (
+            "feature_dump",
+            {"op": "run", "max_runs": 3},
+            "steps[0].max_runs: only run_while_not_stopped take it, not run",
+        ),
     ],
 )
 def test_required_fields_per_op(family, step, message):

@@ -48,12 +48,18 @@ class ControllerWorld(World):
     def _trigger_save(self) -> None:
         self.emit({"event": "trigger_save"})
 
-    def op_run(self, step: dict[str, Any]) -> None:
+    def _run_once(self, step: dict[str, Any]) -> None:
         name = step.get("fetch", "dummy")
         self.run_fetch(self.session, self.fetches[name], assigns=name != "dummy")
         self.emit(
             {"event": "run", "worker": 0, "fetch": name, "should_stop": self.session.should_stop()}
         )
+
+    def op_run(self, step: dict[str, Any]) -> None:
+        self.in_block(self.session, step, lambda: self._run_once(step))
+
+    def op_run_while_not_stopped(self, step: dict[str, Any]) -> None:
+        self.run_while_not_stopped(self.session, step, lambda: self._run_once(step))
 
     def op_end(self, step: dict[str, Any]) -> None:
         self.end(self.session, step)

@@ -61,10 +61,18 @@ class FeatureDumpWorld(World):
         self.position += 1
         return self.dataset[self.position - 1]
 
-    def op_run(self, step: dict[str, Any]) -> None:
+    def _run_once(self, step: dict[str, Any]) -> None:
         name = step.get("fetch", "train_op")
         self.session.run(self.fetches[name])
-        self.emit({"event": "run", "worker": 0, "fetch": name, "should_stop": False})
+        self.emit(
+            {"event": "run", "worker": 0, "fetch": name, "should_stop": self.session.should_stop()}
+        )
+
+    def op_run(self, step: dict[str, Any]) -> None:
+        self.in_block(self.session, step, lambda: self._run_once(step))
+
+    def op_run_while_not_stopped(self, step: dict[str, Any]) -> None:
+        self.run_while_not_stopped(self.session, step, lambda: self._run_once(step))
 
     def op_run_until_end(self, step: dict[str, Any]) -> None:
         """``with session: while True: session.run(train_op)`` until the data runs out."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,18 @@ class Recording:
         self._record("end", global_step_value)
 
 
+# ``object.__repr__``: ``<module.Class object at 0x7f...>``; the module and the address are
+# the interpreter's and the tier's, so only the class name is observed.
+_DEFAULT_REPR = re.compile(
+    r"<(?:[A-Za-z_][A-Za-z0-9_]*\.)*([A-Za-z_][A-Za-z0-9_]*) object at 0x[0-9A-Fa-f]+>"
+)
+
+
+def address_free(text: str) -> str:
+    """``text`` with every default object repr replaced by ``<ClassName>``."""
+    return _DEFAULT_REPR.sub(r"<\1>", text)
+
+
 @functools.cache
 def recording_listener(base: type) -> type:
     """A recording listener that is a ``base`` (the tier's CheckpointSaverListener)."""
@@ -62,6 +75,12 @@ class HookUtilsWorld(World):
 
     def op_end(self, step: dict[str, Any]) -> None:
         self.saver.end(inputs.parse_int(step["global_step"]))
+
+    def op_repr(self, step: dict[str, Any]) -> None:
+        """The listener's ``repr``, address-free (see :func:`address_free`)."""
+        index = int(step["listener"])
+        text = address_free(repr(self.listeners[index]))
+        self.emit({"event": "repr", "listener": index, "repr": text})
 
     def op_call(self, step: dict[str, Any]) -> None:
         """One listener method called directly on one wrapper."""

@@ -222,18 +222,34 @@ impl ControllerWorld {
     }
 }
 
+impl ControllerWorld {
+    /// One chief run of the step's fetch, reported as a `run` event.
+    fn run_step(&mut self, step: &Json) -> Result<(), StepError> {
+        let fetch = step.get("fetch").and_then(Json::as_str).unwrap_or("dummy");
+        self.run(fetch)?;
+        self.chief.events.emit(Json::object([
+            ("event", Json::str("run")),
+            ("worker", Json::int(0)),
+            ("fetch", Json::str(fetch)),
+            ("should_stop", Json::Bool(self.closed || self.should_stop)),
+        ]));
+        Ok(())
+    }
+}
+
 impl super::World for ControllerWorld {
     fn step(&mut self, op: &str, step: &Json) -> Result<(), StepError> {
         match op {
-            "run" => {
-                let fetch = step.get("fetch").and_then(Json::as_str).unwrap_or("dummy");
-                self.run(fetch)?;
-                self.chief.events.emit(Json::object([
-                    ("event", Json::str("run")),
-                    ("worker", Json::int(0)),
-                    ("fetch", Json::str(fetch)),
-                    ("should_stop", Json::Bool(self.closed || self.should_stop)),
-                ]));
+            "run" => self.run_step(step)?,
+            "run_while_not_stopped" => {
+                // A training loop: should_stop is checked before every run.
+                let most = inputs::int_or(step, "max_runs", 0).map_err(StepError::Testee)?;
+                for _ in 0..most {
+                    if self.closed || self.should_stop {
+                        break;
+                    }
+                    self.run_step(step)?;
+                }
             }
             "end" => {
                 let normal = ends_normally(step.get("error").and_then(Json::as_str))?;

@@ -48,6 +48,8 @@ impl CheckpointSaverListener<()> for RecordingListener {
 
 pub struct HookUtilsWorld {
     saver: CheckpointSaver<()>,
+    kinds: Vec<String>,
+    events: Events,
 }
 
 impl HookUtilsWorld {
@@ -55,6 +57,7 @@ impl HookUtilsWorld {
         let default = Json::Array(vec![Json::str("before"), Json::str("after")]);
         let kinds = config.get("listeners").unwrap_or(&default);
         let mut listeners = Vec::new();
+        let mut names = Vec::new();
         for (index, kind) in kinds
             .as_array()
             .ok_or("listeners: expected a list")?
@@ -66,9 +69,12 @@ impl HookUtilsWorld {
                 events: events.clone(),
             });
             listeners.push(wrap(kind.as_str().unwrap_or(""), recorder)?);
+            names.push(kind.as_str().unwrap_or("").to_string());
         }
         Ok(HookUtilsWorld {
             saver: CheckpointSaver::new(listeners),
+            kinds: names,
+            events,
         })
     }
 }
@@ -97,6 +103,24 @@ impl super::World for HookUtilsWorld {
                     "end" => listener.end(&(), global_step(step)?)?,
                     _ => return Err(StepError::Raised(PyError::new("AttributeError"))),
                 }
+            }
+            "repr" => {
+                // docs/scenarios.md: default object reprs shown address-free as <Class>.
+                let index = inputs::int_or(step, "listener", 0).map_err(StepError::Testee)?;
+                let kind = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| self.kinds.get(i))
+                    .ok_or(StepError::Raised(PyError::new("IndexError")))?;
+                let text = match kind.as_str() {
+                    "before" => "<BeforeSaveListener><RecordingListener>",
+                    "after" => "<AfterSaveListener><RecordingListener>",
+                    _ => "<RecordingListener>",
+                };
+                self.events.emit(Json::object([
+                    ("event", Json::str("repr")),
+                    ("listener", Json::int(index)),
+                    ("repr", Json::str(text)),
+                ]));
             }
             _ => return Err(super::unknown_op(op)),
         }

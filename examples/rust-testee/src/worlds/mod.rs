@@ -29,6 +29,14 @@ pub fn build(
     files_dir: &str,
     events: Events,
 ) -> Result<Box<dyn World>, SetupError> {
+    let steps = scenario.get("steps").and_then(Json::as_array);
+    if steps.is_some_and(|steps| steps.iter().any(|step| step.get("on_error").is_some())) {
+        return Err(SetupError::NotApplicable(
+            "the Rust example testee does not let a run's own exception end the session's \
+             with block (a step's \"on_error\": \"end\")"
+                .into(),
+        ));
+    }
     let family = scenario.get("family").and_then(Json::as_str).unwrap_or("");
     let empty = Json::Object(Vec::new());
     let config = scenario.get("config").unwrap_or(&empty);
