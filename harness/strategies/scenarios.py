@@ -1,263 +1,28 @@
-"""Composed hypothesis strategies shared by the property and adversarial tests.
+"""Scenario dicts for every family and every step kind, valid for
+:func:`harness.scenario.parse` and bounded in virtual time.
 
-Import as ``from strategies import ...`` (``tests/`` is on ``sys.path`` through
-``tests/conftest.py``). Nothing here imports TensorFlow.
-
-Values:
-
-* :func:`fids`: the whole unsigned 64-bit range, v1 and v2 shaped fids, the high bit set,
-  and the edges (0, 2**48 - 1, 2**63, 2**64 - 1 ...); :func:`fid_tables`: fid lists of any
-  size, empty included, with planted duplicates.
-* :func:`dense_features` (2-D numpy arrays of the five scenario dtypes, zero rows and zero
-  columns included, NaN/inf and NaN payloads for floats), :func:`ragged_features` (rows
-  of any length, empty rows, as Python rows or flat values and row splits),
-  :func:`batches` (a dataset element: unicode names, in order, mixed dense and ragged).
-* :func:`action_files`: bytes of a ``monolith_action`` file: valid text protos (comments,
-  CRLF, numeric enums, odd spacing), invalid ones, empty, binary garbage, non-UTF-8 and
-  very large files.
-* :func:`barrier_schedules`, :func:`controller_scripts`, :func:`scenarios`: scenario dicts
-  valid for :func:`harness.scenario.parse` whose runs are bounded in virtual time.
-* :func:`json_values`, :func:`corrupted`: arbitrary JSON, and byte strings mutated the
-  ways a stream gets damaged (truncated, bit flips, splices, a length field overwritten).
+:func:`scenarios` draws from the families asked for; each family has its own script
+strategy (:func:`slot_count_scenarios`, :func:`controller_scripts`,
+:func:`feature_dump_scenarios`, :func:`barrier_schedules`, :func:`hook_utils_scenarios`).
+Integers are written the ways the format allows (JSON ints, decimal and hex strings),
+floats as JSON numbers or the strings ``"nan"``/``"inf"``/``"-inf"``. Sizes are bounded
+(a few tables, batches, workers and at most about a dozen steps) so one scenario runs in
+milliseconds and a shrunk one is small.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import os
-import struct
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
-from reference.feature_engineering_hooks import RaggedValue
+from harness.strategies.actions import VALID_ACTIONS, action_files
+from harness.strategies.features import DTYPES, dense_features, feature_names, float_elements
+from harness.strategies.fids import I64_MAX, U64, fid_tables, fids
 
-U64 = (1 << 64) - 1
-I64_MAX = (1 << 63) - 1
 JSON_SAFE = (1 << 53) - 1
-
-#: Multiplies every test's example budget (``PROPERTY_SCALE=20`` for a deep run).
-SCALE = float(os.environ.get("PROPERTY_SCALE", "1"))
-
-
-def examples(n: int) -> settings:
-    """``settings(max_examples=n)`` scaled by ``PROPERTY_SCALE``, with no deadline (these
-    tests start threads and write files: a loaded machine must not fail them), on top of
-    the loaded profile (so ``ci`` stays derandomized)."""
-    return settings(max_examples=max(1, round(n * SCALE)), deadline=None)
-
-
-FID_EDGES = (
-    0,
-    1,
-    (1 << 48) - 1,
-    1 << 48,
-    (1 << 54) - 1,
-    1 << 54,
-    0x7FFF << 48,
-    I64_MAX,
-    1 << 63,
-    0x8001000000000001,
-    U64,
-)
-
-# ------------------------------------------------------------------------------ fids
-
-
-@functools.cache
-def v2_fids() -> st.SearchStrategy[int]:
-    """``(slot << 48) | low`` with a 15-bit slot, sometimes with bit 63 set as well."""
-    return st.builds(
-        lambda high, slot, low: (high << 63) | (slot << 48) | low,
-        st.integers(0, 1),
-        st.integers(0, 0x7FFF),
-        st.integers(0, (1 << 48) - 1),
-    )
-
-
-@functools.cache
-def v1_fids() -> st.SearchStrategy[int]:
-    """``(slot << 54) | low`` with a 10-bit slot (slots >= 512 set the high bit)."""
-    return st.builds(
-        lambda slot, low: (slot << 54) | low,
-        st.integers(0, 1023),
-        st.integers(0, (1 << 54) - 1),
-    )
-
-
-@functools.cache
-def fids() -> st.SearchStrategy[int]:
-    """Unsigned 64-bit fids: anywhere, v1 or v2 shaped, or an edge value."""
-    return st.one_of(st.integers(0, U64), v2_fids(), v1_fids(), st.sampled_from(FID_EDGES))
-
-
-@functools.cache
-def _fid_lists(max_size: int) -> st.SearchStrategy[list[int]]:
-    return st.lists(fids(), max_size=max_size)
-
-
-@st.composite
-def fid_tables(draw: st.DrawFn, max_size: int = 40) -> list[int]:
-    """A list of fids, maybe empty; some draws repeat fids (duplicates of earlier ones)."""
-    table = draw(_fid_lists(max_size))
-    if table and draw(st.booleans()):
-        for _ in range(draw(st.integers(1, 5))):
-            dup = table[draw(st.integers(0, len(table) - 1))]
-            table.insert(draw(st.integers(0, len(table))), dup)
-    return table
-
-
-# ------------------------------------------------------------------------------ features
-
-DTYPES = ("int64", "uint64", "int32", "float32", "float64")
-NAN_BITS32 = (0x7FC00000, 0x7F800001, 0x7FA00000, 0xFFC00001, 0x7FFFFFFF)
-NAN_BITS64 = (0x7FF8000000000000, 0x7FF0000000000001, 0xFFF8000000000001, 0x7FFFFFFFFFFFFFFF)
-
-
-@functools.cache
-def feature_names() -> st.SearchStrategy[str]:
-    """Any encodable unicode (no lone surrogates), empty included."""
-    return st.text(st.characters(exclude_categories=("Cs",)), max_size=10)
-
-
-def _int_elements(dtype: str, negative: bool) -> st.SearchStrategy[int]:
-    info = np.iinfo(np.dtype(dtype))
-    low = int(info.min) if negative else 0
-    return st.integers(low, int(info.max))
-
-
-def _float_elements(dtype: str) -> st.SearchStrategy[float]:
-    width = 32 if dtype == "float32" else 64
-    return st.floats(width=width, allow_nan=True, allow_infinity=True) | st.sampled_from(
-        [0.0, -0.0, float("inf"), float("-inf"), float("nan")]
-        + ([1e300, -1e300, 3.4028235677973366e38, 5e-324] if width == 64 else [1e-45])
-    )
-
-
-@st.composite
-def dense_features(
-    draw: st.DrawFn,
-    dtypes: Sequence[str] = DTYPES,
-    max_rows: int = 4,
-    max_cols: int = 4,
-    negative: bool = False,
-) -> np.ndarray:
-    """A 2-D array (zero rows or columns possible). Integers are non-negative unless
-    ``negative`` (a negative fid is something protobuf rejects); floats plant NaN payloads,
-    signalling ones included."""
-    dtype = draw(st.sampled_from(list(dtypes)))
-    shape = (draw(st.integers(0, max_rows)), draw(st.integers(0, max_cols)))
-    if dtype.startswith("float"):
-        array = draw(hnp.arrays(np.dtype(dtype), shape, elements=_float_elements(dtype)))
-        if array.size and draw(st.booleans()):
-            bits = NAN_BITS32 if dtype == "float32" else NAN_BITS64
-            raw = np.array([draw(st.sampled_from(bits))], dtype=f"u{array.itemsize}")
-            array.flat[draw(st.integers(0, array.size - 1))] = raw.view(dtype)[0]
-        return array
-    return draw(hnp.arrays(np.dtype(dtype), shape, elements=_int_elements(dtype, negative)))
-
-
-@st.composite
-def ragged_features(draw: st.DrawFn, max_rows: int = 4, max_len: int = 4) -> RaggedValue:
-    """Rows of one element type (fids, float32 values or float64 values), empty rows
-    included, given as Python rows or as flat values plus row splits."""
-    kind = draw(st.sampled_from(["uint64", "float32", "float64"]))
-    element = fids() if kind == "uint64" else _float_elements(kind)
-    rows = draw(st.lists(st.lists(element, max_size=max_len), max_size=max_rows))
-    if kind == "float32":  # values a float32 ragged tensor can hold
-        rows = [np.array(r, dtype=np.float32).tolist() for r in rows]
-    if draw(st.booleans()):
-        return RaggedValue(rows)
-    flat = np.array([v for r in rows for v in r], dtype=kind)
-    splits = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
-    return RaggedValue.from_row_splits(flat, splits)
-
-
-@functools.cache
-def features() -> st.SearchStrategy[Any]:
-    return st.one_of(dense_features(), ragged_features())
-
-
-@st.composite
-def batches(draw: st.DrawFn, max_features: int = 4) -> dict[str, Any]:
-    """A dataset element as the hook fetches it: names in order, each dense or ragged."""
-    names = draw(st.lists(feature_names(), unique=True, max_size=max_features))
-    return {name: draw(features()) for name in names}
-
-
-# ------------------------------------------------------------------------------ action files
-
-VALID_ACTIONS = (
-    b"action: TRIGGER_SAVE",
-    b"action: STOP",
-    b"action: UNKNOWN",
-    b"action: 1",
-    b"action: 2",
-    b"action:TRIGGER_SAVE",
-    b"  action :  STOP  \n",
-    b"# a comment\naction: TRIGGER_SAVE\n",
-    b"action: STOP # trailing comment",
-    b"action: TRIGGER_SAVE\r\n",
-    b"\r\n# crlf\r\naction: STOP\r\n",
-    b"",
-    b"\n\n",
-    b"# only a comment",
-)
-INVALID_ACTIONS = (
-    b"action: TRIG",
-    b"action: ",
-    b"action",
-    b"acti",
-    b"action: 7",
-    b"action: -1",
-    b'action: "STOP"',
-    b"action: STOP\naction: TRIGGER_SAVE",
-    b"action { }",
-    b"stop: true",
-    b"action: stop",
-    b"{",
-    b"\xef\xbb\xbfaction: STOP",  # a UTF-8 byte order mark
-    "action: STÖP".encode(),
-)
-
-
-@st.composite
-def action_files(draw: st.DrawFn) -> bytes:
-    """The bytes of a ``monolith_action`` file."""
-    kind = draw(
-        st.sampled_from(
-            ["valid", "invalid", "prefix", "garbage", "non_utf8", "large", "text", "crlf"]
-        )
-    )
-    if kind == "valid":
-        return draw(st.sampled_from(VALID_ACTIONS))
-    if kind == "invalid":
-        return draw(st.sampled_from(INVALID_ACTIONS))
-    if kind == "prefix":  # a file caught half-written
-        full = draw(st.sampled_from(VALID_ACTIONS))
-        return full[: draw(st.integers(0, len(full)))]
-    if kind == "garbage":
-        return draw(st.binary(max_size=64))
-    if kind == "non_utf8":
-        head = draw(st.sampled_from(VALID_ACTIONS))
-        bad = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80abc", b"\xfe\xff"]))
-        at = draw(st.integers(0, len(head)))
-        return head[:at] + bad + head[at:]
-    if kind == "large":
-        pad = draw(st.sampled_from([b" ", b"\n", b"# pad\n", b"\r\n"]))
-        times = draw(st.integers(1, 1 << 17))
-        return pad * times + draw(st.sampled_from(VALID_ACTIONS + INVALID_ACTIONS))
-    if kind == "crlf":
-        return draw(st.sampled_from(VALID_ACTIONS)).replace(b"\n", b"\r\n")
-    return draw(st.text(max_size=40)).encode("utf-8", "surrogatepass")
-
-
-# ------------------------------------------------------------------------------ JSON helpers
 
 
 def json_int(value: int, draw: st.DrawFn) -> Any:
@@ -277,58 +42,6 @@ def json_float(value: float) -> Any:
         return "inf" if value > 0 else "-inf"
     return value
 
-
-def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
-    """Any JSON value Python's ``json.loads`` can give (NaN and infinities included)."""
-    leaves = st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(-(1 << 70), 1 << 70),
-        st.floats(),
-        st.text(max_size=12),
-        st.sampled_from(["run", "advance", "controller", "barrier", "0x10", "../x", "/abs", "."]),
-    )
-    return st.recursive(
-        leaves,
-        lambda children: (
-            st.lists(children, max_size=4)
-            | st.dictionaries(st.text(max_size=8) | st.sampled_from(KEYS), children, max_size=4)
-        ),
-        max_leaves=max_leaves,
-    )
-
-
-KEYS = (
-    "format",
-    "family",
-    "description",
-    "pins",
-    "config",
-    "steps",
-    "op",
-    "count",
-    "seconds",
-    "text",
-    "base64",
-    "path",
-    "model_dir",
-    "capacity",
-    "workers",
-    "index",
-    "global_step",
-    "fids",
-    "gen",
-    "batches",
-    "dense",
-    "ragged",
-    "shape",
-    "values",
-    "name",
-    "dtype",
-)
-
-
-# ------------------------------------------------------------------------------ scenarios
 
 FAMILIES = ("slot_count", "controller", "feature_dump", "barrier", "hook_utils")
 MODEL_DIRS = (".", "model", "a/b", "m.d", "x-1/y_2")
@@ -587,16 +300,19 @@ def feature_specs(draw: st.DrawFn, name: str) -> dict[str, Any]:
     if dtype != "int64" or draw(st.booleans()):
         spec["dtype"] = dtype
     form = draw(st.sampled_from(["dense", "shaped", "ragged"]))
+    # Now and then a signed feature holds negative values (down to its minimum): the
+    # original writes every integer as a fid, so one negative value fails the save.
+    negative = dtype in ("int64", "int32") and draw(st.integers(0, 7)) == 0
     if form == "ragged":
-        element = _float_elements(dtype) if dtype.startswith("float") else fids()
+        element = float_elements(dtype) if dtype.startswith("float") else fids()
         if dtype == "int64":
-            element = st.integers(0, I64_MAX)
+            element = st.integers(-(1 << 63) if negative else 0, I64_MAX)
         elif dtype == "int32":
-            element = st.integers(0, (1 << 31) - 1)
+            element = st.integers(-(1 << 31) if negative else 0, (1 << 31) - 1)
         rows = draw(st.lists(st.lists(element, max_size=3), max_size=3))
         spec["ragged"] = [[_json_number(v, dtype, draw) for v in row] for row in rows]
         return spec
-    array = draw(dense_features(dtypes=[dtype], max_rows=3, max_cols=3))
+    array = draw(dense_features(dtypes=[dtype], max_rows=3, max_cols=3, negative=negative))
     if form == "dense" and array.shape[0] > 0:
         spec["dense"] = [[_json_number(v, dtype, draw) for v in row] for row in array.tolist()]
     else:
@@ -675,30 +391,3 @@ def scenarios(families: Sequence[str] = FAMILIES) -> st.SearchStrategy[dict[str,
         "hook_utils": hook_utils_scenarios(),
     }
     return st.one_of([by_family[f] for f in families])
-
-
-# ------------------------------------------------------------------------------ damage
-
-
-@st.composite
-def corrupted(draw: st.DrawFn, base: st.SearchStrategy[bytes]) -> bytes:
-    """``base`` damaged once or a few times: truncated, a bit flipped, bytes inserted or
-    deleted, or a 64-bit length field overwritten with a large value."""
-    data = bytearray(draw(base))
-    for _ in range(draw(st.integers(1, 3))):
-        how = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "length"]))
-        if how == "truncate":
-            del data[draw(st.integers(0, len(data))) :]
-        elif how == "flip" and data:
-            data[draw(st.integers(0, len(data) - 1))] ^= 1 << draw(st.integers(0, 7))
-        elif how == "insert":
-            at = draw(st.integers(0, len(data)))
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif how == "delete" and data:
-            at = draw(st.integers(0, len(data) - 1))
-            del data[at : at + draw(st.integers(1, 16))]
-        elif how == "length" and len(data) >= 16:
-            at = draw(st.integers(0, len(data) - 8))
-            big = draw(st.sampled_from([len(data), 1 << 31, 1 << 63, U64]))
-            data[at : at + 8] = struct.pack("<Q", big)
-    return bytes(data)
