@@ -1,6 +1,6 @@
 """Command line: ``python -m harness SUBCOMMAND`` (``monolith-parity``).
 
-Subcommands: run, regen, verify, certify, list, dump, diff.
+Subcommands: run, regen, verify, certify, list, dump, diff, fuzz.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import certificate, checklist, report
+from harness import certificate, checklist, fuzz, report
 from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
 from harness.artifacts import kind_of
@@ -248,6 +248,7 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("b")
     diff.add_argument("--as", dest="kind_path", help="treat both as this path")
     diff.set_defaults(fn=cmd_diff)
+    fuzz.register(sub)  # its body is harness/fuzz.py
     return p
 
 

@@ -13,8 +13,8 @@ milliseconds and a shrunk one is small.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -23,6 +23,15 @@ from harness.strategies.features import DTYPES, dense_features, feature_names, f
 from harness.strategies.fids import I64_MAX, U64, fid_tables, fids
 
 JSON_SAFE = (1 << 53) - 1
+T = TypeVar("T")
+
+
+def _repeated(
+    draw: st.DrawFn, one: Callable[[st.DrawFn], T], max_size: int, min_size: int = 0
+) -> list[T]:
+    """Up to ``max_size`` draws of ``one``, drawn as a hypothesis list: the shrinker can
+    then delete any element (a drawn count only lets it drop the last ones)."""
+    return draw(st.lists(st.composite(one)(), min_size=min_size, max_size=max_size))
 
 
 def json_int(value: int, draw: st.DrawFn) -> Any:
@@ -125,35 +134,33 @@ def _base(family: str, config: dict[str, Any], steps: list[dict[str, Any]]) -> d
 
 @st.composite
 def slot_count_scenarios(draw: st.DrawFn) -> dict[str, Any]:
-    tables = [
-        {
-            "name": f"t{i}",
+    def table(draw: st.DrawFn) -> dict[str, Any]:
+        return {
             "device": draw(st.sampled_from(["", "/job:ps/task:0", "/job:ps/task:1"])),
             "dim": draw(st.integers(0, 3)),
             "fids": draw(value_lists()),
         }
-        for i in range(draw(st.integers(0, 3)))
-    ]
+
+    tables = [{"name": f"t{i}", **t} for i, t in enumerate(_repeated(draw, table, 3))]
     config: dict[str, Any] = {"model_dir": draw(st.sampled_from(MODEL_DIRS)), "tables": tables}
     if draw(st.integers(0, 5)) == 0:
         config["multi_hash_tables"] = draw(st.integers(1, 2))
     wrap = draw(st.sampled_from([None, "before", "after"]))
     if wrap:
         config["wrap"] = wrap
-    steps = []
-    for _ in range(draw(st.integers(0, 6))):
+
+    def step(draw: st.DrawFn) -> dict[str, Any]:
         op = draw(st.sampled_from(["save", "save", "assign", "create_listener", "advance"]))
         if op == "save":
-            step = {"op": "save", "global_step": _global_step(draw)}
-        elif op == "assign":
+            return {"op": "save", "global_step": _global_step(draw)}
+        if op == "assign":
             table = draw(st.integers(0, max(len(tables), 1)))  # sometimes out of range
-            step = {"op": "assign", "table": table, "fids": draw(value_lists(max_literals=6))}
-        elif op == "advance":
-            step = _advance(draw)
-        else:
-            step = {"op": "create_listener"}
-        steps.append(step)
-    return _base("slot_count", config, steps)
+            return {"op": "assign", "table": table, "fids": draw(value_lists(max_literals=6))}
+        if op == "advance":
+            return _advance(draw)
+        return {"op": "create_listener"}
+
+    return _base("slot_count", config, _repeated(draw, step, 6))
 
 
 @st.composite
@@ -188,34 +195,34 @@ def barrier_schedules(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         config["name_prefix"] = draw(st.sampled_from(["default", "b", "x_y"]))
-    placed = False
-    steps: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(0, max_steps))):
+
+    def step(draw: st.DrawFn) -> dict[str, Any]:
         op = draw(
             st.sampled_from(
                 ["place", "remove", "query", "wait", "advance", "start_workers", "join_workers"]
             )
         )
-        if op == "join_workers" and placed:
-            op = "remove"
         if op == "place":
             step = {"op": "place"}
             action = draw(st.sampled_from([None, "", "Stop", "stop", "Resume", "Ünïcode"]))
             if action is not None:
                 step["action"] = action
-            placed = True
-        elif op == "remove":
-            step = {"op": "remove"}
-            placed = False
-        elif op == "query":
-            step = {"op": "query", "what": draw(st.sampled_from(BARRIER_QUERIES))}
-        elif op == "wait":
-            step = {"op": "wait", "index": draw(st.integers(-1, capacity))}
-        elif op == "advance":
-            step = _advance(draw)
-        else:
-            step = {"op": op}
-        steps.append(step)
+            return step
+        if op == "query":
+            return {"op": "query", "what": draw(st.sampled_from(BARRIER_QUERIES))}
+        if op == "wait":
+            return {"op": "wait", "index": draw(st.integers(-1, capacity))}
+        if op == "advance":
+            return _advance(draw)
+        return {"op": op}
+
+    placed = False
+    steps = _repeated(draw, step, max_steps)
+    for i, s in enumerate(steps):
+        if s["op"] == "join_workers" and placed:
+            steps[i] = s = {"op": "remove"}
+        if s["op"] in ("place", "remove"):
+            placed = s["op"] == "place"
     if draw(st.booleans()):
         steps += [{"op": "remove"}, {"op": "join_workers"}]
     return _base("barrier", config, steps)
@@ -241,8 +248,9 @@ def controller_scripts(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
             "wait_seconds": draw(st.sampled_from(WAIT_SECONDS)),
         }
         config["workers"] = draw(_workers(capacity))
-    steps: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(0, max_steps))):
+    prefix = "" if config["model_dir"] == "." else config["model_dir"] + "/"
+
+    def step(draw: st.DrawFn) -> dict[str, Any]:
         op = draw(
             st.sampled_from(
                 ["run", "run", "write_action", "advance", "advance", "remove_file", "join_workers"]
@@ -253,18 +261,17 @@ def controller_scripts(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
             fetch = draw(st.sampled_from([None, "dummy", "stop_op", "trigger_save_op"]))
             if fetch:
                 step["fetch"] = fetch
-            step = _with_count(draw, step)
-        elif op == "write_action":
-            step = _write_action_step(draw)
-        elif op == "advance":
-            step = _advance(draw)
-        elif op == "remove_file":
-            prefix = "" if config["model_dir"] == "." else config["model_dir"] + "/"
+            return _with_count(draw, step)
+        if op == "write_action":
+            return _write_action_step(draw)
+        if op == "advance":
+            return _advance(draw)
+        if op == "remove_file":
             name = draw(st.sampled_from(["monolith_action", "monolith_action_response", "none"]))
-            step = {"op": "remove_file", "path": prefix + name}
-        else:
-            step = {"op": "join_workers"}
-        steps.append(step)
+            return {"op": "remove_file", "path": prefix + name}
+        return {"op": "join_workers"}
+
+    steps = _repeated(draw, step, max_steps)
     steps += draw(
         _endings(["OutOfRangeError", "StopIteration", "RuntimeError", "KeyboardInterrupt"])
     )
@@ -325,10 +332,14 @@ def feature_specs(draw: st.DrawFn, name: str) -> dict[str, Any]:
 
 @st.composite
 def feature_dump_scenarios(draw: st.DrawFn) -> dict[str, Any]:
-    elements = []
-    for _ in range(draw(st.integers(0, 5))):
-        names = draw(st.lists(feature_names(), unique=True, min_size=1, max_size=3))
-        elements.append([draw(feature_specs(name)) for name in names])
+    def feature(draw: st.DrawFn) -> dict[str, Any]:
+        return draw(feature_specs(draw(feature_names())))
+
+    # Each feature one list element (names unique), so the shrinker can drop any of them.
+    element = st.lists(
+        st.composite(feature)(), unique_by=lambda f: f["name"], min_size=1, max_size=3
+    )
+    elements = draw(st.lists(element, max_size=5))
     config: dict[str, Any] = {
         "model_dir": draw(st.sampled_from(MODEL_DIRS)),
         "cap": draw(st.integers(1, 4)),
@@ -339,22 +350,23 @@ def feature_dump_scenarios(draw: st.DrawFn) -> dict[str, Any]:
         config["index"] = draw(st.integers(0, 3))
     if draw(st.booleans()):
         config["uuids"] = draw(st.lists(st.sampled_from(["a", "b-1", "C0FFEE"]), max_size=3))
-    steps: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(0, 6))):
+
+    def step(draw: st.DrawFn) -> dict[str, Any]:
         op = draw(st.sampled_from(["run", "run", "run", "run_until_end", "advance"]))
         if op == "run":
             step: dict[str, Any] = {"op": "run"}
             fetch = draw(st.sampled_from([None, "train_op", "dummy"]))
             if fetch:
                 step["fetch"] = fetch
-            step = _with_count(draw, step)
-        elif op == "advance":
-            step = _advance(draw)
-        else:
-            step = {"op": op}
-        steps.append(step)
-        if op == "run_until_end":
-            break  # the session is closed after it
+            return _with_count(draw, step)
+        if op == "advance":
+            return _advance(draw)
+        return {"op": op}
+
+    steps = _repeated(draw, step, 6)
+    ends = [i for i, s in enumerate(steps) if s["op"] == "run_until_end"]
+    if ends:
+        del steps[ends[0] + 1 :]  # the session is closed after it
     else:
         steps += draw(_endings(["OutOfRangeError", "StopIteration", "RuntimeError"]))
     return _base("feature_dump", config, steps)
@@ -363,8 +375,8 @@ def feature_dump_scenarios(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def hook_utils_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     listeners = draw(st.lists(st.sampled_from(["before", "after", "plain"]), max_size=4))
-    steps: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(0, 6))):
+
+    def step(draw: st.DrawFn) -> dict[str, Any]:
         op = draw(st.sampled_from(["begin", "save", "end", "call"]))
         step: dict[str, Any] = {"op": op}
         if op in ("save", "end"):
@@ -376,8 +388,9 @@ def hook_utils_scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 step["global_step"] = _global_step(draw)
         elif op == "call":
             step = {"op": "begin"}
-        steps.append(step)
-    return _base("hook_utils", {"listeners": listeners}, steps)
+        return step
+
+    return _base("hook_utils", {"listeners": listeners}, _repeated(draw, step, 6))
 
 
 def scenarios(families: Sequence[str] = FAMILIES) -> st.SearchStrategy[dict[str, Any]]:
