@@ -15,10 +15,11 @@ which is printed with the explanation and, with ``--save DIR``, written as
 
 Determinism: ``--seed`` fixes the generation; examples found before replay first, from a
 hypothesis example database in ``<work>/examples/<families>/``. Budget: ``--seconds`` of
-searching (then it stops and reports nothing found); shrinking a divergence gets at most
-``max(SHRINK_SECONDS, --seconds)`` more. Exit status as ``run``: 0 no divergence, 1 a
-divergence, 2 a usage or setup error (hypothesis missing, the testee does not start, a bad
-deviations file, or the reference cannot run the generated scenarios at all).
+searching, or ``--examples`` examples, whichever ends first (then it reports nothing
+found); shrinking a divergence gets at most ``max(SHRINK_SECONDS, --seconds)`` more. Exit
+status as ``run``: 0 no divergence, 1 a divergence, 2 a usage or setup error (hypothesis
+missing, the testee does not start, a bad deviations file, or no generated scenario could
+be compared at all).
 
 Hypothesis is imported only when fuzzing starts, so the rest of the CLI works without it.
 """
@@ -190,6 +191,7 @@ class FuzzOptions:
     against: str = "reference"
     families: Sequence[str] = FAMILIES
     seconds: float = 60.0
+    examples: int | None = None  # stop after this many examples, whatever the time
     seed: int | None = None
     deviations: str | None = None
     save: Path | None = None
@@ -331,7 +333,7 @@ class _Session:
 
         @fix_seed(seed)
         @settings(
-            max_examples=MAX_EXAMPLES,
+            max_examples=self.options.examples or MAX_EXAMPLES,
             deadline=None,
             database=database,
             phases=phases,
@@ -509,6 +511,7 @@ def register(sub: Any) -> None:
         help="only this family (repeatable; default: every family the testee serves)",
     )
     p.add_argument("--seconds", type=float, default=60.0, help="search budget (default 60)")
+    p.add_argument("--examples", type=int, help="stop after this many examples (reproducible)")
     p.add_argument("--seed", type=int, help="fix the generation (printed when not given)")
     p.add_argument("--deviations", help="the testee's declared deviations (JSON)")
     p.add_argument("--save", help="write each divergence's scenario and golden under DIR")
@@ -527,14 +530,15 @@ def register(sub: Any) -> None:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    if args.seconds <= 0:
-        print("error: --seconds must be positive", file=sys.stderr)
+    if args.seconds <= 0 or (args.examples is not None and args.examples <= 0):
+        print("error: --seconds and --examples must be positive", file=sys.stderr)
         return EXIT_SETUP
     options = FuzzOptions(
         impl=args.impl,
         against=args.against,
         families=args.family or FAMILIES,
         seconds=args.seconds,
+        examples=args.examples,
         seed=args.seed,
         deviations=args.deviations,
         save=Path(args.save) if args.save else None,

@@ -71,11 +71,10 @@ class SecondAction:
         self.pending: bytes | None = None
 
     def before(self, action: Path) -> None:
-        if self.pending is not None and action.is_file():
-            if action.read_bytes() != self.pending:
-                tmp = action.with_name(".wrong-testee-tmp")
-                tmp.write_bytes(self.pending)
-                os.replace(tmp, action)
+        if self.pending is not None and action.is_file() and action.read_bytes() != self.pending:
+            tmp = action.with_name(".wrong-testee-tmp")
+            tmp.write_bytes(self.pending)
+            os.replace(tmp, action)
 
     def after(self, action: Path) -> None:
         self.pending = action.read_bytes() if action.is_file() else None
