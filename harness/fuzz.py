@@ -317,7 +317,6 @@ class _Session:
     def run_round(self, seed: int, reuse: bool) -> Finding | None:
         """One hypothesis run: until the budget is spent (None) or a divergence is shrunk."""
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-        from hypothesis import seed as fix_seed
         from hypothesis.database import DirectoryBasedExampleDatabase
         from hypothesis.errors import Flaky, Unsatisfiable
 
@@ -331,8 +330,13 @@ class _Session:
         if reuse:
             phases.insert(1, Phase.reuse)
 
-        @fix_seed(seed)
-        @settings(
+        def differential(data: dict[str, Any]) -> None:
+            self.check(data)
+
+        # What hypothesis's @seed sets, without the database=None that @seed adds: the
+        # seed fixes the generation and found examples are still stored and replayed.
+        differential._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
+        test = settings(
             max_examples=self.options.examples or MAX_EXAMPLES,
             deadline=None,
             database=database,
@@ -342,15 +346,12 @@ class _Session:
             suppress_health_check=list(HealthCheck),
             verbosity=Verbosity.quiet,
             print_blob=False,
-        )
-        @given(scenarios(families))
-        def differential(data: dict[str, Any]) -> None:
-            self.check(data)
+        )(given(scenarios(families))(differential))
 
         self.round_failures = []
         self.shrink_deadline = None
         try:
-            differential()
+            test()
         except _Divergence as e:
             return e.finding
         except _OutOfTime:

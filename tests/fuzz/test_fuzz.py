@@ -132,14 +132,22 @@ def test_finds_the_wrong_testee_and_saves_a_minimal_failing_scenario(
     assert judge(REFERENCE, "judge-reference-testee") == 0
 
 
-def test_the_database_replays_a_found_divergence_first(tmp_path: Path) -> None:
+def test_the_seed_fixes_the_search_and_the_database_replays_a_found_divergence_first(
+    tmp_path: Path,
+) -> None:
     family, seed, _ = CASES["ckpt_slots"]
-    first = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed)
-    assert first.exit_code == 1
-    again = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed + 100)
+    first = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed, work=tmp_path / "w1")
+    same = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed, work=tmp_path / "w2")
+    assert first.exit_code == same.exit_code == 1
+    assert same.found_after == first.found_after
+    assert first.found_after[0] > 1
+    assert same.findings[0].scenario == first.findings[0].scenario
+    # Another seed, but the database of the first run: its case is the first example.
+    again = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed + 100, work=tmp_path / "w1")
     assert again.exit_code == 1
-    assert again.found_after == [1]  # the stored example, before any generated one
+    assert again.found_after == [1]
     assert again.findings[0].scenario == first.findings[0].scenario
+    assert any((tmp_path / "w1" / "examples" / family).iterdir())
 
 
 def test_a_correct_testee_has_no_divergence(tmp_path: Path) -> None:
