@@ -16,7 +16,8 @@ which is printed with the explanation and, with ``--save DIR``, written as
 Determinism: ``--seed`` fixes the generation; examples found before replay first, from a
 hypothesis example database in ``<work>/examples/<families>/``. Budget: ``--seconds`` of
 searching, or ``--examples`` examples, whichever ends first (then it reports nothing
-found); shrinking a divergence gets at most ``max(SHRINK_SECONDS, --seconds)`` more. Exit
+found); shrinking a divergence gets ``--shrink-seconds`` more (default the larger of
+SHRINK_SECONDS and ``--seconds``). Exit
 status as ``run``: 0 no divergence, 1 a divergence, 2 a usage or setup error (hypothesis
 missing, the testee does not start, a bad deviations file, or no generated scenario could
 be compared at all).
@@ -171,6 +172,9 @@ class Counts:
     declared: int = 0  # divergences covered by the deviations file
     known: int = 0  # divergences like one already reported (--keep-going)
     cached: int = 0  # scenarios generated again (their earlier outcome is reused)
+    # sha256 over every scenario compared, in order: equal for two runs that generated
+    # the same examples (what --seed promises).
+    examples_digest: Any = field(default_factory=hashlib.sha256)
 
     def line(self, elapsed: float) -> str:
         by_family = ", ".join(f"{f} {n}" for f, n in sorted(self.compared.items()))
@@ -192,6 +196,7 @@ class FuzzOptions:
     families: Sequence[str] = FAMILIES
     seconds: float = 60.0
     examples: int | None = None  # stop after this many examples, whatever the time
+    shrink_seconds: float | None = None  # default: max(SHRINK_SECONDS, seconds)
     seed: int | None = None
     deviations: str | None = None
     save: Path | None = None
@@ -280,7 +285,7 @@ class _Session:
             self.counts.known += 1
             return
         if self.shrink_deadline is None:
-            shrink = max(SHRINK_SECONDS, self.options.seconds)
+            shrink = self.options.shrink_seconds or max(SHRINK_SECONDS, self.options.seconds)
             self.shrink_deadline = time.monotonic() + shrink
             self.found_after.append(sum(self.counts.compared.values()))
             self.say(
@@ -304,6 +309,7 @@ class _Session:
             self.counts.skipped += 1
             return _SKIP
         self.counts.compared[scenario.family] += 1
+        self.counts.examples_digest.update(json.dumps(data, sort_keys=True).encode("utf-8"))
         differences = compare_output(ref_dir, testee_dir)
         if not differences and out.failure is None:
             return None
@@ -513,6 +519,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--seconds", type=float, default=60.0, help="search budget (default 60)")
     p.add_argument("--examples", type=int, help="stop after this many examples (reproducible)")
+    p.add_argument(
+        "--shrink-seconds",
+        type=float,
+        help=f"shrinking budget (default: the larger of {SHRINK_SECONDS:g} and --seconds)",
+    )
     p.add_argument("--seed", type=int, help="fix the generation (printed when not given)")
     p.add_argument("--deviations", help="the testee's declared deviations (JSON)")
     p.add_argument("--save", help="write each divergence's scenario and golden under DIR")
@@ -540,6 +551,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         families=args.family or FAMILIES,
         seconds=args.seconds,
         examples=args.examples,
+        shrink_seconds=args.shrink_seconds,
         seed=args.seed,
         deviations=args.deviations,
         save=Path(args.save) if args.save else None,
