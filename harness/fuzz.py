@@ -475,6 +475,7 @@ def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> Fuzz
                 break
             round_seed = (round_seed * 6364136223846793005 + 1442695040888963407) % (1 << 64)
         say(session.counts.line(session.elapsed()))
+        say(f"fuzz: examples digest {session.counts.examples_digest.hexdigest()[:16]}")
         say(f"fuzz: {len(findings)} divergence(s)" if findings else "fuzz: no divergence found")
         return FuzzResult(findings, session.counts, seed, session.found_after)
     finally:

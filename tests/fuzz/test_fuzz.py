@@ -2,28 +2,32 @@
 scenario that then fails against that testee and passes against the reference.
 
 The wrong testees (``testees/wrong.py``) are the reference with one output altered in one
-rare situation. Every search is seeded and bounded by an example count or a time budget;
-nothing here asserts on timing (the budget only has to be enough: a seeded search finds
-its divergence after a fixed number of examples).
+rare situation. ``fuzz`` runs as its command line does, in a fresh process: hypothesis
+mixes literal constants of the modules loaded in the process into what it generates, so
+a seed fixes the search of ``python -m harness fuzz``, not of a fuzz called from inside
+a test run that has loaded other modules. Every search is seeded and bounded by a time
+budget or an example count; nothing here asserts on timing (a seeded search finds its
+divergence after a fixed number of examples; the budget only has to be enough).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness import cli
-from harness.fuzz import FuzzOptions, FuzzResult, fuzz
 from harness.golden import verify_manifest
 from harness.scenario import load_all
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 TESTEES = Path(__file__).resolve().parent / "testees"
 PROJECT = Path(__file__).resolve().parents[2]
@@ -34,21 +38,37 @@ def wrong(name: str) -> str:
     return f"{sys.executable} {TESTEES / 'wrong.py'} {name}"
 
 
-def run_fuzz(tmp: Path, impl: str, family: str, seed: int, **kw: Any) -> FuzzResult:
-    lines: list[str] = []
-    options = FuzzOptions(
-        impl=impl,
-        families=[family],
-        seconds=kw.pop("seconds", 60.0),
-        # Shrinking to the end (bounded by hypothesis), however loaded the machine.
-        shrink_seconds=kw.pop("shrink_seconds", 400.0),
-        seed=seed,
-        work=kw.pop("work", tmp / "work"),
-        **kw,
+@dataclass
+class Fuzzed:
+    code: int
+    text: str  # what it printed (the report goes to stderr)
+
+    @property
+    def found_after(self) -> list[int]:
+        return [
+            int(n) for n in re.findall(r"divergence found after .*?\((\d+) examples\)", self.text)
+        ]
+
+    @property
+    def saved(self) -> list[Path]:
+        return [Path(p) for p in re.findall(r"^saved as (.+)$", self.text, re.M)]
+
+    @property
+    def digest(self) -> str:
+        [digest] = re.findall(r"^fuzz: examples digest ([0-9a-f]+)$", self.text, re.M)
+        return digest
+
+
+def fuzz(tmp: Path, impl: str, *args: str, work: str = "work") -> Fuzzed:
+    """``python -m harness fuzz --impl IMPL ARGS`` in a fresh process (shrinking to the end,
+    whatever the load)."""
+    argv = [sys.executable, "-m", "harness", "fuzz", "--impl", impl, "--work", str(tmp / work)]
+    argv += ["--shrink-seconds", "600", *args]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=env, cwd=tmp, timeout=840, check=False
     )
-    result = fuzz(options, say=lines.append)
-    result.lines = lines  # type: ignore[attr-defined]
-    return result
+    return Fuzzed(done.returncode, done.stdout + done.stderr)
 
 
 def fid_count(values: list[Any]) -> int:
@@ -56,7 +76,7 @@ def fid_count(values: list[Any]) -> int:
     return sum(int(v["count"]) if isinstance(v, dict) else 1 for v in values)
 
 
-# wrong testee, family, seed, the artifact kind that differs, and what "small" means.
+# wrong testee: family, seed, the artifact kind that differs.
 CASES = {
     "ckpt_slots": ("slot_count", 1, "ckpt_info"),
     "short_last_feature": ("feature_dump", 1, "example_batch_stream"),
@@ -89,26 +109,22 @@ def test_finds_the_wrong_testee_and_saves_a_minimal_failing_scenario(
 ) -> None:
     family, seed, kind = CASES[name]
     save = tmp_path / "save"
-    result = run_fuzz(tmp_path, wrong(name), family, seed, save=save)
-    report = "\n".join(result.lines)  # type: ignore[attr-defined]
-    assert result.exit_code == 1, report
-    assert len(result.findings) == 1, report
-    finding = result.findings[0]
-    assert finding.shrunk, report
-    assert finding.failure is None, report
-    assert {d.kind for d in finding.differences} == {kind}, report
-    assert "DIVERGENCE in " + family in report and finding.name in report
-    assert small(family, finding.scenario) == [], report
+    run = fuzz(
+        tmp_path, wrong(name), "--family", family, "--seed", str(seed), "--seconds", "60",
+        "--save", str(save),
+    )  # fmt: skip
+    assert run.code == 1, run.text
+    assert len(run.found_after) == 1, run.text
+    assert f"DIVERGENCE in {family} (shrunk;" in run.text
+    assert f"[{kind}]" in run.text and "implementation failure" not in run.text
+    [saved] = run.saved
+    assert saved.parent == save / "fixtures" / family and saved.name.startswith("fuzz-")
+    scenario_json = json.loads(saved.read_text(encoding="utf-8"))
+    assert small(family, scenario_json) == [], run.text
 
     # The saved scenario is a scenario file; its golden is the reference's output.
-    assert finding.saved == save / "fixtures" / family / f"{finding.name}.json"
-    saved = json.loads(finding.saved.read_text(encoding="utf-8"))
-    assert (saved["config"], saved["steps"]) == (
-        finding.scenario["config"],
-        finding.scenario["steps"],
-    )
     [scenario] = load_all(save / "fixtures")
-    assert scenario.id == f"{family}/{finding.name}"
+    assert scenario.id == f"{family}/{saved.stem}"
     golden = save / "golden" / scenario.id
     assert sorted(p.name for p in golden.iterdir()) == ["files", "listing.txt", "trace.jsonl"]
     assert verify_manifest(save / "golden") == []
@@ -116,18 +132,9 @@ def test_finds_the_wrong_testee_and_saves_a_minimal_failing_scenario(
     # Judged like the corpus: it fails against the wrong testee, passes on the reference.
     def judge(impl: str, work: str) -> int:
         return cli.main(
-            [
-                "--fixtures",
-                str(save / "fixtures"),
-                "--golden",
-                str(save / "golden"),
-                "run",
-                "--impl",
-                impl,
-                "--work",
-                str(tmp_path / work),
-            ]
-        )
+            ["--fixtures", str(save / "fixtures"), "--golden", str(save / "golden"),
+             "run", "--impl", impl, "--work", str(tmp_path / work)]
+        )  # fmt: skip
 
     assert judge(wrong(name), "judge-wrong") == 1
     assert judge("reference", "judge-reference") == 0
@@ -136,11 +143,12 @@ def test_finds_the_wrong_testee_and_saves_a_minimal_failing_scenario(
 
 def test_the_seed_fixes_the_examples(tmp_path: Path) -> None:
     def digest(seed: int, work: str) -> str:
-        result = run_fuzz(
-            tmp_path, REFERENCE, "controller", seed, examples=20, seconds=600, work=tmp_path / work
-        )
-        assert result.exit_code == 0
-        return result.counts.examples_digest.hexdigest()
+        run = fuzz(
+            tmp_path, REFERENCE, "--family", "controller", "--examples", "20",
+            "--seconds", "600", "--seed", str(seed), work=work,
+        )  # fmt: skip
+        assert run.code == 0, run.text
+        return run.digest
 
     first = digest(3, "a")
     assert digest(3, "b") == first
@@ -148,34 +156,31 @@ def test_the_seed_fixes_the_examples(tmp_path: Path) -> None:
 
 
 def test_the_database_replays_a_found_divergence_first(tmp_path: Path) -> None:
-    family, seed, _ = CASES["ckpt_slots"]
-    first = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed)
-    assert first.exit_code == 1
-    assert first.found_after[0] > 1
+    family, seed, _ = CASES["second_action"]
+    args = ("--family", family, "--seconds", "60")
+    first = fuzz(tmp_path, wrong("second_action"), *args, "--seed", str(seed))
+    assert first.code == 1, first.text
+    assert first.found_after[0] > 1, first.text
     assert any((tmp_path / "work" / "examples" / family).iterdir())
     # Another seed, but the same database: the case found is the first example run.
-    again = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed + 100)
-    assert again.exit_code == 1
-    assert again.found_after == [1]
-    assert again.findings[0].size <= first.findings[0].size  # shrinking can only go on
+    again = fuzz(tmp_path, wrong("second_action"), *args, "--seed", str(seed + 100))
+    assert again.code == 1, again.text
+    assert again.found_after == [1], again.text
 
 
 def test_a_correct_testee_has_no_divergence(tmp_path: Path) -> None:
+    run = fuzz(tmp_path, REFERENCE, "--examples", "60", "--seconds", "600", "--seed", "7")
+    assert run.code == 0, run.text
+    assert "DIVERGENCE" not in run.text
+    assert "fuzz: no divergence found" in run.text
     for family in ("slot_count", "controller", "feature_dump", "barrier", "hook_utils"):
-        result = run_fuzz(tmp_path, REFERENCE, family, 7, examples=15, seconds=600)
-        report = "\n".join(result.lines)  # type: ignore[attr-defined]
-        assert result.exit_code == 0, report
-        assert result.findings == []
-        assert result.counts.compared[family] + result.counts.skipped == 15, report
-        assert "fuzz: no divergence found" in report
+        assert re.search(rf"\b{family} [1-9]", run.text), run.text  # each one compared
 
 
 def test_a_declared_deviation_is_not_reported(tmp_path: Path) -> None:
     """The ckpt_slots testee fails a corpus scenario whose ckpt.info has four slots;
     declaring that scenario covers the same divergence in generated scenarios."""
     family, seed, _ = CASES["ckpt_slots"]
-    found = run_fuzz(tmp_path, wrong("ckpt_slots"), family, seed, work=tmp_path / "w1")
-    [examples] = found.found_after
     deviations = tmp_path / "deviations.json"
     deviations.write_text(
         json.dumps(
@@ -188,18 +193,13 @@ def test_a_declared_deviation_is_not_reported(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    result = run_fuzz(
-        tmp_path,
-        wrong("ckpt_slots"),
-        family,
-        seed,
-        work=tmp_path / "w2",
-        deviations=str(deviations),
-        examples=examples + 5,
-        seconds=600,
-    )
-    assert result.exit_code == 0, "\n".join(result.lines)  # type: ignore[attr-defined]
-    assert result.counts.declared >= 1
+    run = fuzz(
+        tmp_path, wrong("ckpt_slots"), "--family", family, "--seed", str(seed),
+        "--deviations", str(deviations), "--examples", "150", "--seconds", "600",
+    )  # fmt: skip
+    assert run.code == 0, run.text
+    assert re.search(r"; [1-9]\d* declared", run.text), run.text
+    assert "DIVERGENCE" not in run.text
 
 
 def test_usage_and_setup_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
