@@ -15,8 +15,8 @@ which is printed with the explanation and, with ``--save DIR``, written as
 
 Determinism: ``--seed`` fixes the generation; examples found before replay first, from a
 hypothesis example database in ``<work>/examples/<families>/``. Budget: ``--seconds`` of
-searching, or ``--examples`` examples, whichever ends first (then it reports nothing
-found); shrinking a divergence gets ``--shrink-seconds`` more (default the larger of
+searching (shrinking not counted), or ``--examples`` examples, whichever ends first (then
+it reports nothing found); shrinking a divergence gets ``--shrink-seconds`` (default the larger of
 SHRINK_SECONDS and ``--seconds``). Exit
 status as ``run``: 0 no divergence, 1 a divergence, 2 a usage or setup error (hypothesis
 missing, the testee does not start, a bad deviations file, or no generated scenario could
@@ -248,6 +248,7 @@ class _Session:
         self.found_after: list[int] = []  # examples compared when each search round hit
         self.round_failures: list[Finding] = []
         self.shrink_deadline: float | None = None
+        self.shrink_started: float | None = None
         self.work = options.work / "out"
 
     def elapsed(self) -> float:
@@ -286,7 +287,8 @@ class _Session:
             return
         if self.shrink_deadline is None:
             shrink = self.options.shrink_seconds or max(SHRINK_SECONDS, self.options.seconds)
-            self.shrink_deadline = time.monotonic() + shrink
+            self.shrink_started = time.monotonic()
+            self.shrink_deadline = self.shrink_started + shrink
             self.found_after.append(sum(self.counts.compared.values()))
             self.say(
                 f"fuzz: divergence found after {self.elapsed():.1f}s "
@@ -324,7 +326,6 @@ class _Session:
         """One hypothesis run: until the budget is spent (None) or a divergence is shrunk."""
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis.database import DirectoryBasedExampleDatabase
-        from hypothesis.errors import Flaky, Unsatisfiable
 
         from harness.strategies import scenarios
 
@@ -355,7 +356,16 @@ class _Session:
         )(given(scenarios(families))(differential))
 
         self.round_failures = []
-        self.shrink_deadline = None
+        self.shrink_deadline = self.shrink_started = None
+        try:
+            return self._run(test)
+        finally:
+            if self.shrink_started is not None:  # shrinking does not use up the search budget
+                self.deadline += time.monotonic() - self.shrink_started
+
+    def _run(self, test: Callable[[], None]) -> Finding | None:
+        from hypothesis.errors import Flaky, Unsatisfiable
+
         try:
             test()
         except _Divergence as e:

@@ -168,6 +168,18 @@ def test_the_database_replays_a_found_divergence_first(tmp_path: Path) -> None:
     assert again.found_after == [1], again.text
 
 
+def test_keep_going_reports_each_kind_of_divergence_once(tmp_path: Path) -> None:
+    both = wrong("ckpt_slots") + " second_action"
+    run = fuzz(
+        tmp_path, both, "--family", "slot_count", "--family", "controller", "--seed", "1",
+        "--seconds", "90", "--keep-going", "--save", str(tmp_path / "save"),
+    )  # fmt: skip
+    assert run.code == 1, run.text
+    assert sorted(p.parent.name for p in run.saved) == ["controller", "slot_count"], run.text
+    assert run.text.count("DIVERGENCE in ") == 2
+    assert "fuzz: 2 divergence(s)" in run.text
+
+
 def test_a_correct_testee_has_no_divergence(tmp_path: Path) -> None:
     run = fuzz(tmp_path, REFERENCE, "--examples", "60", "--seconds", "600", "--seed", "7")
     assert run.code == 0, run.text

@@ -1,5 +1,5 @@
 """A deliberately wrong testee: the reference, with one output altered in one rare
-situation only, for ``harness fuzz`` to find (``python wrong.py WRONG``).
+situation only, for ``harness fuzz`` to find (``python wrong.py WRONG [WRONG...]``).
 
 Wrongs:
 
@@ -82,7 +82,7 @@ class SecondAction:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("wrong", choices=WRONGS)
+    parser.add_argument("wrong", choices=WRONGS, nargs="+")
     args = parser.parse_args()
     server = Server()
     files_dir: Path | None = None
@@ -96,16 +96,16 @@ def main() -> int:
             model_dir = request["scenario"].get("config", {}).get("model_dir", ".")
             action = files_dir / model_dir / ACTION_FILE
             ckpt, second = CkptSlots(), SecondAction()
-            if args.wrong == "short_last_feature":
+            if "short_last_feature" in args.wrong:
                 request["scenario"] = drop_short_last_features(request["scenario"])
-        if args.wrong == "second_action" and action is not None and kind in ("step", "teardown"):
+        if "second_action" in args.wrong and action is not None and kind in ("step", "teardown"):
             second.before(action)
         reply = server.handle(request)
         if reply is None:
             return 0
-        if args.wrong == "ckpt_slots" and files_dir is not None and kind != "hello":
+        if "ckpt_slots" in args.wrong and files_dir is not None and kind != "hello":
             ckpt.after(files_dir)
-        if args.wrong == "second_action" and action is not None and kind != "hello":
+        if "second_action" in args.wrong and action is not None and kind != "hello":
             second.after(action)
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
