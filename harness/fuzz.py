@@ -403,8 +403,11 @@ def save_finding(finding: Finding, against: Implementation, save: Path, seed: in
         "family": finding.family,
         "description": (
             f"Found by harness fuzz (seed {seed}): "
-            + (finding.differences[0].path if finding.differences else "the testee failed")
-            + " differs from the reference."
+            + (
+                "the testee fails where the reference does not."
+                if finding.failure is not None
+                else f"{finding.differences[0].path} differs from the reference."
+            )
         ),
         "config": finding.scenario.get("config", {}),
         "steps": finding.scenario["steps"],
