@@ -79,6 +79,16 @@ def parity(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Differential fuzzing against a testee (not in the default run):
+    ``nox -s fuzz -- --impl CMD --seconds 60 [--save out/fuzz]`` (docs/fuzzing.md)."""
+    if not any(a == "--impl" or a.startswith("--impl=") for a in session.posargs):
+        session.error('name the testee: nox -s fuzz -- --impl "CMD" [--seconds N]')
+    session.install("-e", ".[test,fuzz]")
+    session.run("python", "-m", "harness", "fuzz", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def regen(session: nox.Session) -> None:
     """Rewrite golden/ from the reference (atomically), then verify the manifest."""
     session.install("-e", ".[test]")

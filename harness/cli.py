@@ -1,5 +1,5 @@
 """Command line: ``monolith-parity`` (or ``python -m harness``) with the commands ``run``,
-``regen``, ``verify``, ``certify``, ``list``, ``dump`` and ``diff``.
+``regen``, ``verify``, ``certify``, ``list``, ``dump``, ``diff`` and ``fuzz``.
 
 The parser (help texts, the exit-status table in :data:`EXIT_CODES`, the corpus options
 accepted before or after the command) and :func:`main`, which maps errors to exit
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import certificate, checklist, paths, report
+from harness import certificate, checklist, fuzz, paths, report
 from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
 from harness.artifacts import ArtifactKind, kind_of
@@ -507,6 +507,7 @@ def parser() -> argparse.ArgumentParser:
         help="read both as if they were at PATH in an output directory (default: ACTUAL's path)",
     )
     diff.set_defaults(fn=cmd_diff)
+    fuzz.register(sub)  # its body is harness/fuzz.py
     return p
 
 

@@ -13,12 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from budget import examples
 from google.protobuf import text_format
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import examples, fid_tables
 
 from harness.artifacts import kind_of
+from harness.strategies import fid_tables
 from reference.ckpt_info import FidSlotCountSaverListener
 from reference.hash_table import HashTable
 from reference.protos.ckpt_info_pb2 import CkptInfo

@@ -21,13 +21,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from budget import examples
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import action_files, batches, corrupted, examples, feature_names
 
 from harness.artifacts import kind_of
 from harness.compare import compare_output
 from harness.formats.example_stream import StreamError, read_records
+from harness.strategies import action_files, batches, corrupted, feature_names
 from reference.feature_engineering_hooks import frame, to_example_batch
 
 pytestmark = pytest.mark.timeout(120)

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from budget import examples
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import batches, dense_features, examples
 
 from harness.artifacts import kind_of
 from harness.formats.example_stream import read_records
+from harness.strategies import batches, dense_features
 from reference.feature_engineering_hooks import (
     FeatureEngineeringSaveHook,
     RaggedValue,

@@ -1,6 +1,6 @@
 """Scenarios: generated ones are valid and run the same every time; the loader is total.
 
-* Every scenario from :func:`strategies.scenarios` passes ``harness.scenario.parse`` and
+* Every scenario from :func:`harness.strategies.scenarios` passes ``harness.scenario.parse`` and
   runs on the in-process reference without an implementation failure.
 * Determinism of the virtual clock: the same scenario run twice (on the same testee, then
   on a fresh one) gives identical trace bytes, listing and files; random barrier
@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from budget import examples
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import barrier_schedules, controller_scripts, examples, json_values, scenarios
 
 from harness.adapters.inprocess import InProcessReference
 from harness.compare import files_under
 from harness.driver import run_scenario
 from harness.scenario import Scenario, ScenarioError, load, parse
+from harness.strategies import barrier_schedules, controller_scripts, json_values, scenarios
 from reference.runtime.virtual_clock import VirtualClock
 
 pytestmark = pytest.mark.timeout(120)

@@ -29,10 +29,11 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+from budget import examples  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from strategies import action_files, batches, examples, fid_tables, fids  # noqa: E402
 
+from harness.strategies import action_files, batches, fid_tables, fids  # noqa: E402
 from reference import ckpt_info as ref_ckpt  # noqa: E402
 from reference import controller_hooks as ref_ch  # noqa: E402
 from reference import feature_engineering_hooks as ref_feh  # noqa: E402
