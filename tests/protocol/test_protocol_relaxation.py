@@ -50,10 +50,21 @@ def test_the_chosen_scenarios_are_every_parse_error_response_in_the_corpus(
         s.id
         for s in corpus
         for p in (GOLDEN_DIR / s.id).rglob("monolith_action_response")
-        if is_error_text(p.read_bytes())
+        if is_error_text(p.read_bytes()) and not _snapshots_the_response(s)
     )
     assert found == PARSE_ERRORS
     assert (GOLDEN_DIR / ANSWERED_OK / RESPONSE).read_bytes() == b"OK"
+
+
+def _snapshots_the_response(scenario: Scenario) -> bool:
+    """A ``snapshot`` step that reads the response records its text in the trace, which
+    the relaxation leaves strict (docs/deviations.md), so such a scenario cannot pass by
+    the relaxation alone."""
+    return any(
+        step["op"] == "snapshot"
+        and any(path.endswith("monolith_action_response") for path in step.get("read", []))
+        for step in scenario.steps
+    )
 
 
 def deviations_for(tmp_path: Path, corpus: list[Scenario], **scope: str) -> Deviations:
