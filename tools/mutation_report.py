@@ -29,6 +29,7 @@ from pathlib import Path
 KILLED = {"killed", "timeout", "segfault", "suspicious"}
 # Verdicts that need a line in the survivor table.
 UNKILLED = {"survived", "no tests"}
+NOT_CHECKED = "not checked"
 
 SECTION = "## Survivors"
 _RESULT = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+?)\s*$")
@@ -101,10 +102,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         text = done.stdout
     verdicts = parse_results(text)
-    if not verdicts:
+    if not verdicts or all(status == NOT_CHECKED for status in verdicts.values()):
         print("no mutmut results: run 'mutmut run' first", file=sys.stderr)
         return 2
     rows = parse_table(args.doc.read_text(encoding="utf-8"))
+    # A run of chosen mutants leaves the others unchecked: they count for nothing.
+    unchecked = sum(1 for status in verdicts.values() if status == NOT_CHECKED)
+    verdicts = {n: s for n, s in verdicts.items() if s != NOT_CHECKED}
+    if unchecked:
+        print(f"{unchecked} mutants not checked in this run (left out below)")
 
     counts = Counter(verdicts.values())
     killed = sum(n for status, n in counts.items() if status in KILLED)

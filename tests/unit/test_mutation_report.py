@@ -112,6 +112,17 @@ def test_report_fails_on_an_unclassified_survivor(
 
 def test_report_refuses_empty_results(tmp_path: Path) -> None:
     assert _run(tmp_path, "nothing here\n", DOC) == 2
+    assert _run(tmp_path, "    reference.a.x_f__mutmut_1: not checked\n", DOC) == 2
+
+
+def test_unchecked_mutants_count_for_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = RESULTS + "    reference.b.x_other__mutmut_1: not checked\n"
+    assert _run(tmp_path, results, DOC) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "1 mutants not checked in this run (left out below)"
+    assert out[1] == "mutants: 1 killed, 1 no tests, 2 survived, 1 timeout"
 
 
 def test_committed_table_is_well_formed() -> None:
