@@ -1,6 +1,6 @@
 """Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, parity, tf, original
 (skipped, saying so, without a Monolith checkout) and rust.
-``nox -s mutants`` (mutation testing, about half an hour) runs only when asked.
+``nox -s mutants`` (mutation testing, 20 to 30 minutes) runs only when asked.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
@@ -224,9 +224,9 @@ def stress(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def mutants(session: nox.Session) -> None:
     """Mutation testing of the hook modules with the parity corpus as the killing test
-    (docs/mutation.md; not in the default run: about 30 minutes on 2 cores). Prints the
+    (docs/mutation.md; not in the default run: 20 to 30 minutes on 2 cores). Prints the
     score and every surviving mutant with its classification; fails on an unclassified one.
-    ``-- NAME...`` runs only those mutants (mutmut's names)."""
+    ``-- NAME...`` runs only those mutants (mutmut's names, or globs)."""
     session.install("-e", ".[test]", MUTMUT)
     # A fresh run each time: mutmut's cached test mapping would not know new scenarios.
     shutil.rmtree("mutants", ignore_errors=True)
