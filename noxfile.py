@@ -1,5 +1,6 @@
 """Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, fast, parity, tf,
 original (skipped, saying so, without a Monolith checkout) and rust (skipped without cargo).
+``nox -s mutants`` (mutation testing, 20 to 30 minutes) runs only when asked.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
@@ -20,6 +21,7 @@ nox.options.sessions = ["lint", "protos", "tests", "fast", "parity", "tf", "orig
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
 GRPCIO_TOOLS = "grpcio-tools==1.85.1"
+MUTMUT = "mutmut==3.8.1"
 LINT_PATHS = (
     "reference",
     "harness",
@@ -245,3 +247,16 @@ def stress(session: nox.Session) -> None:
     (``-- --runs N`` to change the count)."""
     session.install("-e", ".[test]")
     session.run("python", "tools/stress.py", *session.posargs, "--", *STRESS_SELECTION)
+
+
+@nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the hook modules with the parity corpus as the killing test
+    (docs/mutation.md; not in the default run: 20 to 30 minutes on 2 cores). Prints the
+    score and every surviving mutant with its classification; fails on an unclassified one.
+    ``-- NAME...`` runs only those mutants (mutmut's names, or globs)."""
+    session.install("-e", ".[test]", MUTMUT)
+    # A fresh run each time: mutmut's cached test mapping would not know new scenarios.
+    shutil.rmtree("mutants", ignore_errors=True)
+    session.run("mutmut", "run", *session.posargs)
+    session.run("python", "tools/mutation_report.py")
