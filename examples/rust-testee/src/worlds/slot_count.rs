@@ -1,6 +1,6 @@
 //! `slot_count` family: FidSlotCountSaverListener over stand-in hash tables.
 
-use crate::error::StepError;
+use crate::error::{PyError, StepError};
 use crate::hooks::ckpt_info::{FidSlotCountSaverListener, HashTable};
 use crate::hooks::hook_utils::wrap;
 use crate::hooks::CheckpointSaver;
@@ -56,8 +56,10 @@ impl super::World for SlotCountWorld {
                 let table = usize::try_from(index)
                     .ok()
                     .and_then(|i| self.tables.get_mut(i));
+                // The reference indexes its list of tables: a missing one raises IndexError
+                // (an observation, like any error the step raises), not a testee failure.
                 table
-                    .ok_or(StepError::Testee(format!("no table {index}")))?
+                    .ok_or(StepError::Raised(PyError::new("IndexError")))?
                     .assign(&fids);
             }
             "save" => {
