@@ -87,9 +87,7 @@ class Finding:
 
     @property
     def name(self) -> str:
-        body = json.dumps(
-            {k: self.scenario[k] for k in ("family", "config", "steps")}, sort_keys=True
-        )
+        body = json.dumps(essential(self.scenario), sort_keys=True)
         return "fuzz-" + hashlib.sha256(body.encode("utf-8")).hexdigest()[:12]
 
     @property
@@ -395,6 +393,15 @@ class _Session:
         return None
 
 
+# What makes a scenario what it is (its description and id do not change its outputs).
+ESSENTIAL = ("family", "config", "before_setup", "steps")
+
+
+def essential(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a generated scenario that decide its outputs, in file order."""
+    return {k: scenario[k] for k in ESSENTIAL if k in scenario}
+
+
 def save_finding(finding: Finding, against: Implementation, save: Path, seed: int) -> Path:
     """Write the scenario file and its reference output (a golden directory) under ``save``."""
     name = finding.name
@@ -409,8 +416,7 @@ def save_finding(finding: Finding, against: Implementation, save: Path, seed: in
                 else f"{finding.differences[0].path} differs from the reference."
             )
         ),
-        "config": finding.scenario.get("config", {}),
-        "steps": finding.scenario["steps"],
+        **essential(finding.scenario),
     }
     fixtures = save / "fixtures" / finding.family
     fixtures.mkdir(parents=True, exist_ok=True)
@@ -497,7 +503,7 @@ def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> Fuzz
 
 
 def report_finding(finding: Finding) -> str:
-    shown = {k: finding.scenario[k] for k in ("family", "config", "steps")}
+    shown = essential(finding.scenario)
     lines = [
         f"DIVERGENCE in {finding.family} "
         f"({'shrunk' if finding.shrunk else 'not fully shrunk'}; "

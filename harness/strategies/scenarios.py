@@ -253,14 +253,22 @@ def controller_scripts(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
     def step(draw: st.DrawFn) -> dict[str, Any]:
         op = draw(
             st.sampled_from(
-                ["run", "run", "write_action", "advance", "advance", "remove_file", "join_workers"]
+                [
+                    *("run", "run", "write_action", "advance", "advance", "remove_file"),
+                    *("join_workers", "run_while_not_stopped", "snapshot", "advance_until"),
+                ]
             )
         )
-        if op == "run":
-            step = {"op": "run"}
+        if op in ("run", "run_while_not_stopped"):
+            step: dict[str, Any] = {"op": op}
             fetch = draw(st.sampled_from([None, "dummy", "stop_op", "trigger_save_op"]))
             if fetch:
                 step["fetch"] = fetch
+            if draw(st.integers(0, 4)) == 0:
+                step["on_error"] = "end"
+            if op == "run_while_not_stopped":
+                step["max_runs"] = draw(st.integers(0, 5))
+                return step
             return _with_count(draw, step)
         if op == "write_action":
             return _write_action_step(draw)
@@ -269,13 +277,28 @@ def controller_scripts(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
         if op == "remove_file":
             name = draw(st.sampled_from(["monolith_action", "monolith_action_response", "none"]))
             return {"op": "remove_file", "path": prefix + name}
+        if op == "snapshot":
+            names = ["monolith_action", "monolith_action_response"]
+            return {"op": "snapshot", "read": [prefix + n for n in draw(st.permutations(names))]}
+        if op == "advance_until":
+            return {
+                "op": "advance_until",
+                "until": draw(st.sampled_from(["action_removed", "response_written"])),
+                "step_seconds": draw(st.sampled_from([0.5, 5, 30])),
+                "max_seconds": draw(st.sampled_from([0, 10, 120])),
+            }
         return {"op": "join_workers"}
 
     steps = _repeated(draw, step, max_steps)
     steps += draw(
         _endings(["OutOfRangeError", "StopIteration", "RuntimeError", "KeyboardInterrupt"])
     )
-    return _base("controller", config, steps)
+    scenario = _base("controller", config, steps)
+    if draw(st.integers(0, 3)) == 0:  # an action file already waiting at session creation
+        scenario["before_setup"] = [
+            {**_write_action_step(draw), "path": prefix + "monolith_action"}
+        ]
+    return scenario
 
 
 @st.composite
@@ -352,12 +375,21 @@ def feature_dump_scenarios(draw: st.DrawFn) -> dict[str, Any]:
         config["uuids"] = draw(st.lists(st.sampled_from(["a", "b-1", "C0FFEE"]), max_size=3))
 
     def step(draw: st.DrawFn) -> dict[str, Any]:
-        op = draw(st.sampled_from(["run", "run", "run", "run_until_end", "advance"]))
-        if op == "run":
-            step: dict[str, Any] = {"op": "run"}
+        op = draw(
+            st.sampled_from(
+                ["run", "run", "run", "run_until_end", "advance", "run_while_not_stopped"]
+            )
+        )
+        if op in ("run", "run_while_not_stopped"):
+            step: dict[str, Any] = {"op": op}
             fetch = draw(st.sampled_from([None, "train_op", "dummy"]))
             if fetch:
                 step["fetch"] = fetch
+            if draw(st.integers(0, 3)) == 0:
+                step["on_error"] = "end"
+            if op == "run_while_not_stopped":
+                step["max_runs"] = draw(st.integers(0, 6))
+                return step
             return _with_count(draw, step)
         if op == "advance":
             return _advance(draw)
@@ -377,10 +409,14 @@ def hook_utils_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     listeners = draw(st.lists(st.sampled_from(["before", "after", "plain"]), max_size=4))
 
     def step(draw: st.DrawFn) -> dict[str, Any]:
-        op = draw(st.sampled_from(["begin", "save", "end", "call"]))
+        op = draw(st.sampled_from(["begin", "save", "end", "call", "repr"]))
         step: dict[str, Any] = {"op": op}
         if op in ("save", "end"):
             step["global_step"] = _global_step(draw)
+        elif op == "repr":
+            if not listeners:
+                return {"op": "begin"}
+            step["listener"] = draw(st.integers(0, len(listeners) - 1))
         elif op == "call" and listeners:
             step["listener"] = draw(st.integers(0, len(listeners) - 1))
             step["method"] = draw(st.sampled_from(["begin", "before_save", "after_save", "end"]))
