@@ -87,6 +87,20 @@ def _advance(draw: st.DrawFn) -> dict[str, Any]:
     return {"op": "advance", "seconds": draw(st.sampled_from(ADVANCE_SECONDS))}
 
 
+def _run_step(draw: st.DrawFn, op: str, fetches: list[str], max_runs: int) -> dict[str, Any]:
+    """A ``run`` (with a count) or a ``run_while_not_stopped`` loop (with ``max_runs``) of
+    one of ``fetches`` (or the default), sometimes ending the session with its error."""
+    step: dict[str, Any] = {"op": op}
+    fetch = draw(st.sampled_from([None, *fetches]))
+    if fetch:
+        step["fetch"] = fetch
+    if draw(st.integers(0, 3)) == 0:
+        step["on_error"] = "end"
+    if op == "run_while_not_stopped":
+        return {**step, "max_runs": draw(st.integers(0, max_runs))}
+    return _with_count(draw, step)
+
+
 def _with_count(draw: st.DrawFn, step: dict[str, Any], most: int = 3) -> dict[str, Any]:
     if draw(st.integers(0, 4)) == 0:
         step["count"] = draw(st.integers(0, most))
@@ -260,16 +274,7 @@ def controller_scripts(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
             )
         )
         if op in ("run", "run_while_not_stopped"):
-            step: dict[str, Any] = {"op": op}
-            fetch = draw(st.sampled_from([None, "dummy", "stop_op", "trigger_save_op"]))
-            if fetch:
-                step["fetch"] = fetch
-            if draw(st.integers(0, 4)) == 0:
-                step["on_error"] = "end"
-            if op == "run_while_not_stopped":
-                step["max_runs"] = draw(st.integers(0, 5))
-                return step
-            return _with_count(draw, step)
+            return _run_step(draw, op, ["dummy", "stop_op", "trigger_save_op"], max_runs=5)
         if op == "write_action":
             return _write_action_step(draw)
         if op == "advance":
@@ -381,16 +386,7 @@ def feature_dump_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             )
         )
         if op in ("run", "run_while_not_stopped"):
-            step: dict[str, Any] = {"op": op}
-            fetch = draw(st.sampled_from([None, "train_op", "dummy"]))
-            if fetch:
-                step["fetch"] = fetch
-            if draw(st.integers(0, 3)) == 0:
-                step["on_error"] = "end"
-            if op == "run_while_not_stopped":
-                step["max_runs"] = draw(st.integers(0, 6))
-                return step
-            return _with_count(draw, step)
+            return _run_step(draw, op, ["train_op", "dummy"], max_runs=6)
         if op == "advance":
             return _advance(draw)
         return {"op": op}
