@@ -10,7 +10,7 @@ is a log source besides the project's own.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from reference.original import hookset, loader
 from reference.original.checkout import Checkout, open_checkout
@@ -41,4 +41,4 @@ def from_source(source: str, commit: str | None = None) -> type[OriginalExecutor
     return executor(open_checkout(source, commit))
 
 
-__all__: list[Any] = ["OriginalExecutor", "executor", "from_source"]
+__all__ = ["OriginalExecutor", "executor", "from_source"]
