@@ -45,7 +45,7 @@ def test_time_threads_and_events_run_on_the_virtual_clock() -> None:
 
         thread = module.threading.Thread(name="QuertActionHookThread", target=loop, daemon=True)
         thread.start()
-        module.time.sleep(150)
+        module.time.sleep(150)  # allow-sleep: the patched, virtual sleep (no real time)
         stop.set()
         thread.join()
         assert seen == [("query", 60.0), ("query", 120.0)]
