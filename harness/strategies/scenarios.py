@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from harness.strategies.actions import VALID_ACTIONS, action_files
 from harness.strategies.features import DTYPES, dense_features, feature_names, float_elements
 from harness.strategies.fids import I64_MAX, U64, fid_tables, fids
+from reference.testee.worlds.barrier import QUERIES
 
 JSON_SAFE = (1 << 53) - 1
 T = TypeVar("T")
@@ -54,14 +55,7 @@ def json_float(value: float) -> Any:
 
 FAMILIES = ("slot_count", "controller", "feature_dump", "barrier", "hook_utils")
 MODEL_DIRS = (".", "model", "a/b", "m.d", "x-1/y_2")
-BARRIER_QUERIES = (
-    "is_barrier_placed",
-    "is_barrier_removed",
-    "is_all_blocked",
-    "is_none_blocked",
-    "get_blocked_indices",
-    "get_unblocked_indices",
-)
+BARRIER_QUERIES = QUERIES  # what the barrier world answers
 # Polling periods and sleeps stay well above zero: every simulated wait then moves virtual
 # time forward, so each run is bounded (see docs/testing.md on zero and tiny periods).
 WAIT_SECONDS = (0.5, 1, 2, 5)

@@ -154,6 +154,35 @@ class World:
         pass
 
 
+class ChiefSessionWorld(World):
+    """A world whose steps run one fetch on the chief's monitored ``self.session``: the
+    ``run``, ``run_while_not_stopped`` and ``end`` steps of the controller and feature-dump
+    families. ``fetches`` maps a step's ``fetch`` names to what they run."""
+
+    #: The fetch a ``run`` step without ``fetch`` runs.
+    default_fetch: ClassVar[str]
+    #: Fetches that set a flag the hooks read in the same run (see :meth:`World.run_fetch`).
+    assigning: ClassVar[frozenset[str]] = frozenset()
+    session: Any
+    fetches: dict[str, Any]
+
+    def _run_once(self, step: dict[str, Any]) -> None:
+        name = step.get("fetch", self.default_fetch)
+        self.run_fetch(self.session, self.fetches[name], assigns=name in self.assigning)
+        self.emit(
+            {"event": "run", "worker": 0, "fetch": name, "should_stop": self.session.should_stop()}
+        )
+
+    def op_run(self, step: dict[str, Any]) -> None:
+        self.in_block(self.session, step, lambda: self._run_once(step))
+
+    def op_run_while_not_stopped(self, step: dict[str, Any]) -> None:
+        self.run_while_not_stopped(self.session, step, lambda: self._run_once(step))
+
+    def op_end(self, step: dict[str, Any]) -> None:
+        self.end(self.session, step)
+
+
 def close_error(name: str | None) -> tuple[type[BaseException], BaseException] | None:
     """The exception a ``with`` block ends with, by scenario name (None: a normal end)."""
     if name is None:

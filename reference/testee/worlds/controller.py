@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference.testee.world import BarrierRecorder, World
+from reference.testee.world import BarrierRecorder, ChiefSessionWorld
 from reference.testee.worlds.workers import Workers
 
 
-class ControllerWorld(World):
+class ControllerWorld(ChiefSessionWorld):
+    default_fetch = "dummy"
+    assigning = frozenset({"stop_op", "trigger_save_op"})
+
     def setup(self) -> None:
         c = self.config
         with self.building():
@@ -47,22 +50,6 @@ class ControllerWorld(World):
 
     def _trigger_save(self) -> None:
         self.emit({"event": "trigger_save"})
-
-    def _run_once(self, step: dict[str, Any]) -> None:
-        name = step.get("fetch", "dummy")
-        self.run_fetch(self.session, self.fetches[name], assigns=name != "dummy")
-        self.emit(
-            {"event": "run", "worker": 0, "fetch": name, "should_stop": self.session.should_stop()}
-        )
-
-    def op_run(self, step: dict[str, Any]) -> None:
-        self.in_block(self.session, step, lambda: self._run_once(step))
-
-    def op_run_while_not_stopped(self, step: dict[str, Any]) -> None:
-        self.run_while_not_stopped(self.session, step, lambda: self._run_once(step))
-
-    def op_end(self, step: dict[str, Any]) -> None:
-        self.end(self.session, step)
 
     def op_join_workers(self, step: dict[str, Any]) -> None:
         self.workers.join()

@@ -7,7 +7,7 @@ from typing import Any
 from reference.feature_engineering_hooks import RunConfig
 from reference.runtime.graph import Read, Store
 from reference.testee import inputs
-from reference.testee.world import World
+from reference.testee.world import ChiefSessionWorld
 
 # Bounds run_until_end for a dataset that never ends (none can in this format).
 MAX_RUNS = 1_000_000
@@ -18,7 +18,9 @@ def default_uuid(k: int) -> str:
     return f"{k:08x}-0000-1000-8000-000000000000"
 
 
-class FeatureDumpWorld(World):
+class FeatureDumpWorld(ChiefSessionWorld):
+    default_fetch = "train_op"
+
     def setup(self) -> None:
         c = self.config
         uuids = list(c.get("uuids", []))
@@ -61,19 +63,6 @@ class FeatureDumpWorld(World):
         self.position += 1
         return self.dataset[self.position - 1]
 
-    def _run_once(self, step: dict[str, Any]) -> None:
-        name = step.get("fetch", "train_op")
-        self.session.run(self.fetches[name])
-        self.emit(
-            {"event": "run", "worker": 0, "fetch": name, "should_stop": self.session.should_stop()}
-        )
-
-    def op_run(self, step: dict[str, Any]) -> None:
-        self.in_block(self.session, step, lambda: self._run_once(step))
-
-    def op_run_while_not_stopped(self, step: dict[str, Any]) -> None:
-        self.run_while_not_stopped(self.session, step, lambda: self._run_once(step))
-
     def op_run_until_end(self, step: dict[str, Any]) -> None:
         """``with session: while True: session.run(train_op)`` until the data runs out."""
         runs = 0
@@ -84,6 +73,3 @@ class FeatureDumpWorld(World):
         except self.out_of_range as e:
             self.emit({"event": "runs", "count": runs})
             self.session.__exit__(type(e), e, None)
-
-    def op_end(self, step: dict[str, Any]) -> None:
-        self.end(self.session, step)
