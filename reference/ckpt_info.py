@@ -13,7 +13,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from reference.fast_slots import MAX_SLOT, count_slots_from_ids, ids_from_entry_dumps
+from reference.fast_slots import (
+    MAX_SLOT,
+    count_slots_from_ids,
+    count_slots_sorted,
+    ids_from_entry_dumps,
+)
 from reference.hash_table import (
     HASH_TABLE_COLLECTION,
     MULTI_HASH_TABLE_COLLECTION,
@@ -51,6 +56,8 @@ def count_slots(entries: TableDump | np.ndarray | Iterable[bytes]) -> np.ndarray
     are those of parsing every entry and bumping ``min(slot_of_v2(id), MAX_SLOT - 1)``.
     """
     if isinstance(entries, TableDump):
+        if entries.sorted_ids is not None:
+            return count_slots_sorted(entries.sorted_ids)
         return count_slots_from_ids(entries.ids)
     if isinstance(entries, np.ndarray):
         return count_slots_from_ids(entries)

@@ -144,6 +144,12 @@ class TableDump(Sequence[bytes]):
     def ids(self) -> np.ndarray:
         return self._state.ids
 
+    @property
+    def sorted_ids(self) -> np.ndarray | None:
+        """``ids`` sorted ascending when the snapshot keeps that copy (after an assign), else
+        ``None``."""
+        return self._state._sorted
+
     def serialized(self) -> list[bytes]:
         if self._serialized is None:
             state = self._state

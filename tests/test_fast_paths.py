@@ -37,7 +37,13 @@ from reference.ckpt_info import (
     slot_of_v2,
 )
 from reference.fast_example import encode_example_batch
-from reference.fast_slots import count_slots_from_ids, count_slots_loop, ids_from_entry_dumps
+from reference.fast_slots import (
+    SAMPLE_STRIDE,
+    count_slots_from_ids,
+    count_slots_loop,
+    count_slots_sorted,
+    ids_from_entry_dumps,
+)
 from reference.feature_engineering_hooks import (
     FeatureEngineeringSaveHook,
     RaggedValue,
@@ -321,6 +327,47 @@ def test_slot_counts_over_many_chunks_and_threads() -> None:
     expected = np.bincount(slots.astype(np.int64), minlength=MAX_SLOT)
     for threads in (None, 1, 2, 5):
         assert np.array_equal(count_slots_from_ids(ids, threads=threads), expected)
+
+
+# Fids over a few tops (the sign bit and the 15-bit slot), the extremes among them, so that
+# runs of one top are longer and shorter than the sampling stride.
+_TOPS = st.sampled_from([0x0000, 0x0001, 0x0002, 0x7FFE, 0x7FFF, 0x8000, 0x8001, 0xFFFF])
+
+
+@st.composite
+def sorted_table_ids(draw: st.DrawFn) -> np.ndarray:
+    runs = draw(st.lists(st.tuples(_TOPS, st.integers(0, 3 * SAMPLE_STRIDE)), max_size=8))
+    low = st.integers(0, (1 << 48) - 1)
+    fids = [(top << 48) | draw(low) for top, length in runs for _ in range(length)]
+    return np.unique(np.array(fids, dtype=np.uint64).view(np.int64))
+
+
+@FAST
+@given(sorted_table_ids())
+def test_sorted_slot_counts_match_the_per_fid_loop(ids: np.ndarray) -> None:
+    assert np.array_equal(count_slots_sorted(ids), count_slots_loop(ids.tolist()))
+
+
+def test_sorted_slot_counts_over_many_runs_gaps_and_the_fallback() -> None:
+    rng = np.random.default_rng(5)
+    for tops, n in ((3, 1_000_000), (2000, 100_000), (60_000, 200_000), (1, 1)):
+        top = rng.integers(0, 1 << 16, tops, dtype=np.uint64)[rng.integers(0, tops, n)]
+        ids = np.unique((top << np.uint64(48)) | rng.integers(0, 1 << 48, n, dtype=np.uint64))
+        ids = np.sort(ids.view(np.int64))
+        assert np.array_equal(count_slots_sorted(ids), count_slots_from_ids(ids))
+    assert np.array_equal(count_slots_sorted(np.zeros(0, np.int64)), np.zeros(MAX_SLOT, np.int64))
+
+
+def test_a_dump_after_an_assign_is_counted_from_the_sorted_copy() -> None:
+    session, table = Session(), HashTable("t")
+    session.run(table.assign(np.array([3 << 48, 5, -1, 1 << 48], dtype=np.int64)))
+    dump = session.run(table.dump())
+    assert dump.sorted_ids is not None
+    assert dump.sorted_ids.tolist() == [-1, 5, 1 << 48, 3 << 48]
+    counts = count_slots(dump)
+    assert {i: int(c) for i, c in enumerate(counts) if c} == {0: 1, 1: 1, 3: 1, 0x7FFF: 1}
+    built = HashTable.from_ids("u", np.array([7, 8], dtype=np.int64))
+    assert Session().run(built.dump()).sorted_ids is None  # no sorted copy: counted by histogram
 
 
 def test_slot_counting_rejects_non_integers() -> None:
