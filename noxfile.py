@@ -224,8 +224,16 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[test,fast,tf]" if with_tf else ".[test,fast]")
     session.run("python", "benchmarks/bench_hooks.py", *session.posargs)
     quick = "--quick" in session.posargs
+    args = session.posargs
+    # The harness's table is refreshed with the main run's (a --tf run writes only its block).
+    docs = args[args.index("--write-docs") :][:2] if "--write-docs" in args else []
     session.run("python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if quick else []))
-    session.run("python", "benchmarks/bench_harness.py", *(["--quick"] if quick else []))
+    session.run(
+        "python",
+        "benchmarks/bench_harness.py",
+        *(["--quick"] if quick else []),
+        *([] if "--tf" in args else docs),
+    )
 
 
 # The tests that depend on real time (docs/testing.md, "Timing tests").

@@ -12,9 +12,10 @@ Figures (each at three sizes or more):
   memory (tracemalloc, in an extra untimed call) relative to the id array.
 * ``slots`` -- v2 slot counting of a table's dump (``count_slots(session.run(table.dump()))``),
   against ``a.sum()`` of the same array (a read at memory bandwidth: the limit), plain numpy
-  (``np.bincount((u >> 48) & 0x7FFF)``), the reference's numpy path when the compiled one is
-  installed, and with ``--tf`` TensorFlow's ``tf.math.bincount`` and the original's own
-  method (the TF tier: ``decode_proto`` of the serialized entries, shift, mask, ``scatter_nd``).
+  (``np.bincount((u >> 48) & 0x7FFF)``), the reference counting the bare id array (no sorted
+  copy: every id read; compiled and numpy paths), and with ``--tf`` TensorFlow's
+  ``tf.math.bincount`` and the original's own method (the TF tier: ``decode_proto`` of the
+  serialized entries, shift, mask, ``scatter_nd``).
   The per-fid Python loop is shown only where it runs in seconds.
 * ``dense`` / ``ragged`` / ``tiny`` -- ``ExampleBatch`` encoding (``encode_example_batch``)
   against protobuf messages built row by row as the original does, and (dense) against
@@ -30,6 +31,7 @@ whether the goal is met or by how much it is missed.
 from __future__ import annotations
 
 import argparse
+import array
 import gc
 import os
 import platform
@@ -40,6 +42,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -64,7 +67,7 @@ FEATURES, PER_ROW = 50, 10
 QUICK_FEATURES = 5
 LOOP_MAX = 1_000_000  # the per-fid Python loop only up to this many fids
 TF_DECODE_MAX = 10_000_000  # the TF tier's decode_proto method only up to this many entries
-DOC_MARK = "<!-- bench:{} {} (written by benchmarks/bench_hooks.py --write-docs) -->"
+DOC_MARK = "<!-- bench:{} {} (written by {} --write-docs) -->"
 
 
 @dataclass
@@ -261,13 +264,17 @@ def bench_table(n: int, rounds: int, tf: Any | None) -> list[Case]:
         "reference count_slots": count,
         "a.sum() (bandwidth)": lambda: ids.sum(),
         "plain numpy": lambda: plain_numpy_count(ids),
+        "reference, bare id array": lambda: count_slots_from_ids(ids),
     }
     compiled = compiled_kernel() is not None
-    slots.notes["reference count_slots"] = (
+    slots.notes["reference count_slots"] = "from the table's sorted copy of its ids"
+    slots.notes["reference, bare id array"] = "no sorted copy: every id counted, " + (
         "compiled loop (numba)" if compiled and n >= 1 << 16 else "numpy path (no numba)"
     )
     if compiled:
-        methods["reference, numpy path"] = lambda: count_slots_from_ids(ids, compiled=False)
+        methods["reference, bare id array, numpy path"] = lambda: count_slots_from_ids(
+            ids, compiled=False
+        )
     if n <= LOOP_MAX:
         listed = ids.tolist()
         methods["per-fid Python loop"] = lambda: count_slots_loop(listed)
@@ -364,6 +371,13 @@ def bench_encoding(rows: int, features: int, rounds: int, tiny: bool = False) ->
                 )
             )
         elif figure == "ragged":
+            rows_of = [v.rows for v in batch.values()]
+            methods["flatten + array('Q') only"] = lambda r=rows_of: [
+                array.array("Q", list(chain.from_iterable(x))) for x in r
+            ]
+            case.notes["flatten + array('Q') only"] = (
+                "the per-value conversion any encoder of Python ints does: its ceiling"
+            )
             case.goals.append(
                 Goal(
                     "ragged Python lists >= 5x protobuf",
@@ -560,9 +574,12 @@ def report(cases: list[Case], command: str, seconds: float) -> str:
     )
 
 
-def write_docs(path: Path, text: str, block: str = "main") -> None:
-    """Replace the text between the ``block`` markers of ``path`` with ``text``."""
-    begin, end = DOC_MARK.format("begin", block), DOC_MARK.format("end", block)
+def write_docs(
+    path: Path, text: str, block: str = "main", script: str = "benchmarks/bench_hooks.py"
+) -> None:
+    """Replace the text between the ``block`` markers (naming ``script``) of ``path`` with
+    ``text``: its first paragraph (the command and machine) fenced, the rest as markdown."""
+    begin, end = DOC_MARK.format("begin", block, script), DOC_MARK.format("end", block, script)
     doc = path.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(doc):

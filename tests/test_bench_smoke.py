@@ -16,20 +16,26 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_hooks.py"
+HARNESS_BENCH = BENCH.with_name("bench_harness.py")
+BENCH_NAME = "benchmarks/bench_hooks.py"
 SIZES = (1000, 3000, 70_000)  # the last one past the compiled slot counter's threshold
 ROWS = (9, 12, 16)
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_hooks", BENCH)
+    return _load("bench_hooks", BENCH)
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_hooks"] = module
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.modules.pop("bench_hooks", None)
+        sys.modules.pop(name, None)
     return module
 
 
@@ -95,7 +101,7 @@ def test_report_renders_and_docs_block_is_replaced(
         if line.startswith("|"):
             assert line.endswith("|") and line.count("|") >= 5
     doc = tmp_path / "perf.md"
-    begin, end = bench.DOC_MARK.format("begin", "main"), bench.DOC_MARK.format("end", "main")
+    begin, end = (bench.DOC_MARK.format(m, "main", BENCH_NAME) for m in ("begin", "end"))
     doc.write_text(f"intro\n{begin}\nold numbers\n{end}\noutro\n", encoding="utf-8")
     bench.write_docs(doc, text)
     bench.write_docs(doc, text)  # idempotent: replaces its own block again
@@ -124,7 +130,9 @@ def test_the_docs_tables_are_a_written_run(bench: ModuleType) -> None:
     # block holds a run's header and its goal table, every verdict agreeing with its ratio.
     doc = (BENCH.parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
     for block in ("main", "tf"):
-        begin, end = bench.DOC_MARK.format("begin", block), bench.DOC_MARK.format("end", block)
+        begin, end = (
+            bench.DOC_MARK.format(m, block, "benchmarks/bench_hooks.py") for m in ("begin", "end")
+        )
         assert doc.count(begin) == 1 and doc.count(end) == 1, block
         text = doc.split(begin, 1)[1].split(end, 1)[0]
         assert "command: python benchmarks/bench_hooks.py" in text, block
@@ -146,3 +154,37 @@ def test_the_docs_tables_are_a_written_run(bench: ModuleType) -> None:
             limit = float(re.search(r"([<>]=) ([\d.]+)x", goal).group(2))
             met = ratio <= limit if "<=" in goal else ratio >= limit
             assert verdict.rstrip(" |").startswith("met") == met, (block, goal, measured)
+
+
+def test_the_harness_table_is_a_written_run_with_a_verdict_per_goal(bench: ModuleType) -> None:
+    harness_bench = _load("bench_harness", HARNESS_BENCH)
+    row = harness_bench.Row("case", 2.0, 1.0)
+    assert row.verdict() == "NOT met: 2.00x over"
+    assert harness_bench.Row("case", 0.5, 1.0).verdict() == "met"
+    assert harness_bench.Row("case", 0.5).verdict() == "(no goal)"
+    doc = (BENCH.parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
+    begin, end = (
+        bench.DOC_MARK.format(m, "harness", "benchmarks/bench_harness.py") for m in ("begin", "end")
+    )
+    text = doc.split(begin, 1)[1].split(end, 1)[0]
+    assert "command: python benchmarks/bench_harness.py" in text
+    rows = [
+        line.split(" | ")
+        for line in text.splitlines()
+        if line.startswith("| `")
+        or line.startswith("| explain")
+        or line.startswith("| corpus")
+        or line.startswith("| load")
+    ]
+    assert {r[0].lstrip("| ").split(" of ")[0] for r in rows} >= {
+        "`harness dump`",
+        "`harness diff`, one 100 MB record, last fid off",
+        "`harness diff`, 100 MB as bytes, last byte off",
+        "explain a 1.3 MB ckpt.info, 1 digit off (in process)",
+        "corpus run, in process (judged)",
+    }
+    for r in rows:
+        seconds, goal, verdict = float(r[1]), r[2], r[4]
+        if goal:
+            met = seconds <= float(re.search(r"under ([\d.]+) s", goal).group(1))
+            assert verdict.startswith("met") == met, r
