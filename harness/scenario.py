@@ -303,6 +303,12 @@ def _check_ranges(data: dict[str, Any], where: str) -> None:
         for i, element in enumerate(config.get("batches", [])):
             for j, feature in enumerate(element):
                 here = f"{where}: config.batches[{i}][{j}]"
+                try:  # the name is written as UTF-8, and the protocol carries it so
+                    feature["name"].encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise ScenarioError(
+                        f"{here}.name: not encodable as UTF-8 (character {e.start})"
+                    ) from e
                 bounds = DTYPE_RANGES.get(feature.get("dtype", "int64"))
                 dense = feature.get("dense")
                 what = f"dtype {feature.get('dtype', 'int64')}"

@@ -81,6 +81,16 @@ def test_wrong_types_name_the_field(data: Any, message: str) -> None:
     assert str(info.value) == f"f.json: {message}"
 
 
+def test_a_feature_name_that_utf8_cannot_encode_is_refused() -> None:
+    batches = [[], [{"name": "ok", "dense": [[1]]}, {"name": "a\ud800", "dense": [[1]]}]]
+    data = {**scenario("feature_dump", [{"op": "run_until_end"}]), "config": {"batches": batches}}
+    with pytest.raises(ScenarioError) as info:
+        parse(data, "feature_dump/x", "f.json")
+    assert str(info.value) == (
+        "f.json: config.batches[1][1].name: not encodable as UTF-8 (character 1)"
+    )
+
+
 ESCAPES = [
     (with_(config={"model_dir": "../x"}), "config.model_dir: '../x' does not stay inside files/"),
     (with_(config={"model_dir": ".."}), "config.model_dir: '..' does not stay inside files/"),
