@@ -370,12 +370,6 @@ def _nbytes(body: Body) -> int:
     return body.nbytes if type(body) is np.ndarray else len(body)
 
 
-def encode_feature(name: Any, value: Any) -> tuple[bytes, int]:
-    """A serialized ``NamedFeatureList`` for one fetched feature, and its row count."""
-    head, body, rows = _feature(name, value)
-    return b"".join([head, body]), rows
-
-
 def encode_example_batch(batch: Mapping[str, Any]) -> bytes:
     """``to_example_batch(batch).SerializeToString()``, written directly.
 
