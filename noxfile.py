@@ -45,10 +45,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def fast(session: nox.Session) -> None:
-    """The fast-path tests with the optional ``fast`` extra (numba) installed: the compiled
-    loops give the same results as the numpy fallback that ``tests`` covers."""
+    """The fast-path tests and the parity corpus with the optional ``fast`` extra (numba)
+    installed: the compiled loops give the same results as the numpy fallback that
+    ``tests`` covers, and the corpus's million-fid table is counted by them."""
     session.install("-e", ".[test,fast]")
-    session.run("pytest", "tests/test_fast_paths.py", *session.posargs)
+    session.run("pytest", "tests/test_fast_paths.py", "tests/test_parity.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -370,6 +370,30 @@ def test_a_dump_after_an_assign_is_counted_from_the_sorted_copy() -> None:
     assert Session().run(built.dump()).sorted_ids is None  # no sorted copy: counted by histogram
 
 
+def test_the_default_thread_count_is_used_past_the_parallel_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reference import fast_slots
+
+    rng = np.random.default_rng(4)
+    ids = rng.integers(-(1 << 63), (1 << 63) - 1, 600_000, dtype=np.int64)
+    expected = count_slots_loop(ids.tolist())
+    monkeypatch.setattr(fast_slots, "PARALLEL_THRESHOLD", 1 << 10)
+    assert fast_slots._workers() >= 1
+    assert np.array_equal(count_slots_from_ids(ids, compiled=False), expected)
+
+
+def test_count_slots_takes_a_dump_an_id_array_or_serialized_entries() -> None:
+    ids = np.array([1 << 48, 5, -1, 3 << 48, 1 << 48 | 7], dtype=np.int64)
+    expected = count_slots_loop(ids.tolist())
+    session, table = Session(), HashTable("t")
+    session.run(table.assign(ids))
+    dump = session.run(table.dump())
+    assert np.array_equal(count_slots(dump), expected)
+    assert np.array_equal(count_slots(ids), expected)
+    assert np.array_equal(count_slots(dump.serialized()), expected)
+
+
 def test_slot_counting_rejects_non_integers() -> None:
     with pytest.raises(TypeError):
         count_slots_from_ids(np.zeros(3, np.float64))
