@@ -1,6 +1,7 @@
 """Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, fast, parity, tf,
 original (skipped, saying so, without a Monolith checkout) and rust (skipped without cargo).
-``nox -s mutants`` (mutation testing, 20 to 30 minutes) runs only when asked.
+``nox -s mutants`` (mutation testing, about 4 minutes on an idle 2-core machine) runs only
+when asked.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
 ``-- --impl "CMD"``, against any testee), printing the parity report. Only ``tf``
@@ -261,8 +262,9 @@ def stress(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def mutants(session: nox.Session) -> None:
     """Mutation testing of the hook modules with the parity corpus as the killing test
-    (docs/mutation.md; not in the default run: 20 to 30 minutes on 2 cores). Prints the
-    score and every surviving mutant with its classification; fails on an unclassified one.
+    (docs/mutation.md; not in the default run: about 4 minutes on an idle 2-core machine).
+    Prints the score and every surviving mutant with its classification; fails on an
+    unclassified one.
     ``-- NAME...`` runs only those mutants (mutmut's names, or globs)."""
     session.install("-e", ".[test]", MUTMUT)
     # A fresh run each time: mutmut's cached test mapping would not know new scenarios.
