@@ -71,9 +71,10 @@ def render_ckpt_info(counts: np.ndarray) -> str:
     prints a zero key (``key: 0``) where the pure-Python backend omits it; the original
     ran on a backend that prints it. Tests check this against upb's ``str()``.
     """
+    slots = np.flatnonzero(counts)
     return "".join(
-        f"slot_counts {{\n  key: {int(slot)}\n  value: {int(counts[slot])}\n}}\n"
-        for slot in np.flatnonzero(counts)
+        f"slot_counts {{\n  key: {slot}\n  value: {value}\n}}\n"
+        for slot, value in zip(slots.tolist(), counts[slots].tolist(), strict=True)
     )
 
 
