@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from parity_subprocess import run_parity_suite
 
 from harness import cli, report
 from harness.adapters import process as testee_process
@@ -236,27 +237,14 @@ def _pytest_run(tmp_path: Path, tag: str, *extra: str) -> tuple[str, bytes, byte
     impl = " ".join(
         faulty("crash", "--on", "controller/action_garbage", "--na", "controller/action_comments")
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/test_parity.py",
-            "-k",
-            "controller/action",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={tmp_path / ('bt-' + tag)}",
-            f"--impl={impl}",
-            f"--parity-junit={junit}",
-            f"--parity-html={page}",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
+    proc = run_parity_suite(
+        "controller/action",
+        tmp_path / ("bt-" + tag),
+        f"--impl={impl}",
+        f"--parity-junit={junit}",
+        f"--parity-html={page}",
+        *extra,
         timeout=600,
-        check=False,
     )
     return proc.stdout.decode(), _TIMES.sub(b"", junit.read_bytes()), page.read_bytes()
 
@@ -337,27 +325,7 @@ def test_plugin_reports_an_implementation_that_cannot_load_once_per_column(
 ) -> None:
     if importlib.util.find_spec("tensorflow") is not None:
         pytest.skip("TensorFlow is installed: --impl tf loads")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/test_parity.py",
-            "-k",
-            "controller/action_c",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            f"--basetemp={tmp_path / 'bt'}",
-            "--impl=tf",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_parity_suite("controller/action_c", tmp_path / "bt", "-p", "no:xdist", "--impl=tf")
     out = proc.stdout.decode()
     assert proc.returncode == 1, out
     assert "Traceback" not in out

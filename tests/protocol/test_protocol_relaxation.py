@@ -10,13 +10,13 @@ was left in place.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from parity_subprocess import run_parity_suite
 
 from harness.adapters.subprocess_testee import SubprocessTestee
 from harness.cli import main
@@ -215,32 +215,18 @@ def test_harness_run_prints_the_relaxed_count(
 
 def test_the_pytest_plugin_under_xdist_prints_the_same_line(tmp_path: Path) -> None:
     """Relaxed results cross from xdist workers to the controller intact."""
-    root = Path(__file__).resolve().parents[2]
     devs = tmp_path / "deviations.json"
     devs.write_text(json.dumps({"implementation": "reworded", "deviations": [RELAX]}))
     testee = Path(__file__).resolve().parent / "testees" / "reworded.py"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/test_parity.py",
-            "-k",
-            "controller/action_garbage or controller/action_comments",
-            "-q",
-            "-n",
-            "2",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={tmp_path / 'bt'}",
-            f"--impl={sys.executable} {testee} reword",
-            f"--deviations={devs}",
-            f"--parity-junit={tmp_path / 'junit.xml'}",
-        ],
-        cwd=root,
-        capture_output=True,
+    proc = run_parity_suite(
+        "controller/action_garbage or controller/action_comments",
+        tmp_path / "bt",
+        "-n",
+        "2",
+        f"--impl={sys.executable} {testee} reword",
+        f"--deviations={devs}",
+        f"--parity-junit={tmp_path / 'junit.xml'}",
         timeout=240,
-        check=False,
     )
     lines = proc.stdout.decode().splitlines()
     assert proc.returncode == 0, lines

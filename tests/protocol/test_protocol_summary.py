@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from parity_subprocess import run_parity_suite
 
 from harness.report import summary_line
 from harness.runner import (
@@ -87,25 +88,7 @@ def test_cli_and_pytest_plugin_print_the_same_line(tmp_path: Path) -> None:
     )
     assert cli_run.returncode == 1
     assert cli_run.stdout.decode().splitlines()[-1] == line
-    plugin_run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/test_parity.py",
-            "-k",
-            "controller/action_c",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--basetemp={tmp_path / 'bt'}",
-            f"--deviations={devs}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
+    plugin_run = run_parity_suite("controller/action_c", tmp_path / "bt", f"--deviations={devs}")
     lines = plugin_run.stdout.decode().splitlines()
     assert lines.count(line) == 1, lines
     assert lines[-1].startswith("1 failed, 1 passed"), "pytest's own line stays pytest's"
