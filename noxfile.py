@@ -222,11 +222,10 @@ def bench(session: nox.Session) -> None:
     compiled paths are measured next to the numpy ones. ``-- --tf`` also installs the
     TensorFlow tier to measure TF's methods side by side; ``-- --quick`` for a smoke run;
     ``-- --write-docs docs/performance.md`` refreshes the docs' tables from the run."""
-    with_tf = "--tf" in session.posargs
-    session.install("-e", ".[test,fast,tf]" if with_tf else ".[test,fast]")
-    session.run("python", "benchmarks/bench_hooks.py", *session.posargs)
-    quick = "--quick" in session.posargs
     args = session.posargs
+    with_tf, quick = "--tf" in args, "--quick" in args
+    session.install("-e", ".[test,fast,tf]" if with_tf else ".[test,fast]")
+    session.run("python", "benchmarks/bench_hooks.py", *args)
     # The harness's table is refreshed with the main run's (a --tf run writes only its block).
     docs = args[args.index("--write-docs") :][:2] if "--write-docs" in args else []
     session.run("python", "benchmarks/bench_protocol.py", *(["--rounds", "1"] if quick else []))
@@ -234,7 +233,7 @@ def bench(session: nox.Session) -> None:
         "python",
         "benchmarks/bench_harness.py",
         *(["--quick"] if quick else []),
-        *([] if "--tf" in args else docs),
+        *([] if with_tf else docs),
     )
 
 
