@@ -222,13 +222,11 @@ def count_slots_sorted(ids: np.ndarray) -> np.ndarray:
     only the buckets of slots present are written.
     """
     n = len(ids)
-    counts = np.zeros(MAX_SLOT, dtype=np.int64)
-    if n == 0:
-        return counts
     tops = np.right_shift(ids[::SAMPLE_STRIDE], SLOT_SHIFT)
     change = np.flatnonzero(tops[1:] != tops[:-1])  # stride i holds a change of top
-    if len(change) * IDS_PER_CHANGE > n:
+    if n == 0 or len(change) * IDS_PER_CHANGE > n:
         return count_slots_from_ids(ids)
+    counts = np.zeros(MAX_SLOT, dtype=np.int64)
     # Samples start[r]..end[r] share a top: the strides between them are counted whole.
     start = np.concatenate(([0], change + 1))
     end = np.append(change, len(tops) - 1)
