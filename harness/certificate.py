@@ -24,15 +24,23 @@ from typing import Any
 
 from harness.compare import files_under
 from harness.golden import CERTIFICATE
+from harness.json_input import JsonInputError, read_json
 from harness.runner import NOT_APPLICABLE, PASSED, ScenarioResult
 from harness.scenario import Scenario
 
 FORMAT = 1
 AGREED, NOT_APPLICABLE_STATUS, DISAGREED = "agreed", "not_applicable", "disagreed"
+# The certificate is read by harness.json_input.read_json, at most this big.
+MAX_FILE_BYTES = 16 << 20
 
 
 class CertificateError(RuntimeError):
     """The certificate is missing or malformed (the message names the file and field)."""
+
+
+class CertificateMissing(CertificateError):
+    """There is no certificate: the corpus is uncertified (``verify`` lists it as a
+    problem; a certificate that is there but unreadable is bad input, exit status 2)."""
 
 
 def digest(scenario: Scenario, golden_root: Path) -> str:
@@ -114,13 +122,13 @@ def write(certificate: dict[str, Any], golden_root: Path) -> Path:
 def read(golden_root: Path) -> dict[str, Any]:
     path = golden_root / CERTIFICATE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise CertificateError(
-            f"{path}: missing; run python -m harness certify --monolith DIR"
-        ) from e
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CertificateError(f"{path}: not valid JSON: {e}") from e
+        data = read_json(path, "the certificate", MAX_FILE_BYTES)
+    except JsonInputError as e:
+        if isinstance(e.__cause__, FileNotFoundError):
+            raise CertificateMissing(
+                f"{e.path}: missing; run python -m harness certify --monolith DIR"
+            ) from e
+        raise CertificateError(str(e)) from e
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CertificateError(f"{path}: format: expected {FORMAT}")
     if not isinstance(data.get("scenarios"), dict):

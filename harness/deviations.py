@@ -25,6 +25,8 @@ the others are judged without it. A file without ``implementation`` (or with ``"
 applies to every implementation, as files written before the field was a scope do.
 
 Every error is a :class:`DeviationError` naming the file and the JSON path of the entry.
+The file is read by :func:`harness.json_input.read_json` (a regular file of at most
+:data:`MAX_FILE_BYTES`, strict UTF-8 and JSON, no key given twice).
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.json_input import JsonInputError, read_json
 from harness.scenario import Scenario
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "deviations.schema.json"
 TARGETS = ("scenario", "quirk", "relax")
 FIELDS = (*TARGETS, "reason")
+# A deviations file is a few entries; this bounds what one is read into memory.
+MAX_FILE_BYTES = 1 << 20
 
 
 class DeviationError(ValueError):
@@ -144,15 +149,9 @@ def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> D
         return Deviations()
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise DeviationError(f"{path}: cannot read: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise DeviationError(f"{path}: not UTF-8 at byte offset {e.start}") from e
-    except json.JSONDecodeError as e:
-        raise DeviationError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
-    except RecursionError as e:  # nesting deep enough to exhaust the parser
-        raise DeviationError(f"{path}: nested too deeply") from e
+        data = read_json(path, "a deviations file", MAX_FILE_BYTES)
+    except JsonInputError as e:
+        raise DeviationError(str(e)) from e
     error = _first_error(data)
     if error is not None:
         raise DeviationError(f"{path}: {_explain(error)}")

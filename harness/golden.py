@@ -39,11 +39,15 @@ from pathlib import Path
 
 from harness.adapters.base import Implementation
 from harness.driver import run_scenario
+from harness.json_input import JsonInputError, read_json
 from harness.paths import GOLDEN_DIR
 from harness.safe_fs import files_under
 from harness.scenario import Scenario
 
 MANIFEST = "MANIFEST.json"
+# The manifest is read by harness.json_input.read_json, at most this big (the corpus's is
+# tens of kilobytes).
+MAX_MANIFEST_BYTES = 16 << 20
 # Not a golden output: the original tier's verdict on them (harness.certificate). The
 # manifest leaves it out, and regeneration carries it over (its digests then tell which
 # scenarios need certifying again).
@@ -76,11 +80,15 @@ def render_manifest(entries: dict[str, str]) -> bytes:
 def read_manifest(root: Path) -> dict[str, str]:
     path = root / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise GoldenError(f"{path}: missing; run the regeneration (nox -s regen)") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GoldenError(f"{path}: not valid JSON: {e}") from e
+        data = read_json(path, "the golden manifest", MAX_MANIFEST_BYTES)
+    except JsonInputError as e:
+        cause = e.__cause__
+        if isinstance(cause, FileNotFoundError):
+            raise GoldenError(f"{e.path}: missing; run the regeneration (nox -s regen)") from e
+        if isinstance(cause, (json.JSONDecodeError, UnicodeDecodeError)):
+            # The manifest's wording for these predates read_json (and tests pin it).
+            raise GoldenError(f"{e.path}: not valid JSON: {cause}") from e
+        raise GoldenError(str(e)) from e
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict) or data.get("format") != 1:
         raise GoldenError(f"{path}: expected {{'format': 1, 'files': {{path: sha256}}}}")

@@ -12,12 +12,14 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.json_input import JsonInputError, read_json
 from harness.paths import FIXTURES_DIR, SCHEMA_PATH
 
 HARNESS_OPS = frozenset({"write_action", "remove_file", "snapshot", "advance_until"})
@@ -389,22 +391,9 @@ def load(path: str | os.PathLike[str], root: str | os.PathLike[str] = FIXTURES_D
     except ValueError:
         scenario_id = path.stem
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(f"{path}: {size} bytes, more than the {MAX_FILE_BYTES} allowed")
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScenarioError(f"{path}: cannot read: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise ScenarioError(f"{path}: not UTF-8 at byte offset {e.start}") from e
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise ScenarioError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
-    except ValueError as e:
-        raise ScenarioError(f"{path}: {e}") from e
-    except RecursionError as e:
-        raise ScenarioError(f"{path}: nested more than {MAX_DEPTH} levels deep") from e
+        data = read_json(path, "a scenario file", MAX_FILE_BYTES, MAX_DEPTH)
+    except JsonInputError as e:
+        raise ScenarioError(str(e)) from e
     return parse(data, scenario_id, str(path))
 
 
@@ -420,14 +409,19 @@ def _check_finite(value: Any, where: str, path: str) -> None:
             _check_finite(v, where, f"{path}[{i}]")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not valid JSON (use the strings "nan"/"inf" for floats)')
-
-
 def discover(root: str | os.PathLike[str] = FIXTURES_DIR) -> Iterator[Path]:
-    """Every scenario file under ``root`` (``<family>/<name>.json``), sorted."""
+    """Every scenario file under ``root`` (``<family>/<name>.json``), sorted. Every entry
+    but a directory is one: a link, a fifo or a device named so is refused by :func:`load`,
+    not silently skipped."""
     root = Path(root)
-    yield from sorted(p for p in root.glob("*/*.json") if p.is_file())
+    yield from sorted(p for p in root.glob("*/*.json") if not stat.S_ISDIR(_lmode(p)))
+
+
+def _lmode(path: Path) -> int:
+    try:
+        return path.lstat().st_mode
+    except OSError:  # gone since it was listed: load() says so
+        return 0
 
 
 def load_all(root: str | os.PathLike[str] = FIXTURES_DIR) -> list[Scenario]:

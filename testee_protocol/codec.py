@@ -14,10 +14,31 @@ Both sides use it: the harness (``harness.adapters.session``) and the reference 
 
 - a message is one JSON object on one line, UTF-8, ``\\n``-terminated, strict RFC 8259 (no
   ``NaN`` or ``Infinity``); :func:`encode` writes that, :func:`decode` reads it;
-- integers are written exactly, as JSON integers, however large (event fields such as
-  global steps can exceed 2**53); Python reads them exactly;
+- integers are written exactly, as JSON integers (event fields such as global steps can
+  exceed 2**53), of at most :data:`MAX_INT_DIGITS` digits; Python reads them exactly;
 - ``not_applicable`` is a reply type like ``done``: :func:`check_reply` returns it, it is
   not an exception.
+
+:func:`decode` is the one boundary for a testee's untrusted bytes: every later layer can
+trust what it gets. What it returns is a ``dict`` with a ``str`` ``type``, built of
+``dict`` (``str`` keys), ``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``
+only, in which
+
+- nothing nests deeper than :data:`MAX_DEPTH` (the message object is level 1), so any
+  recursive consumer (``json.dumps``, ``repr``, ``copy.deepcopy``, pytest-xdist's
+  serialization, the recursive schema check) stays far from Python's recursion limit;
+- every string and key encodes as UTF-8 (no lone surrogate, which a JSON ``\\ud800``
+  escape can produce from valid JSON) and has at most :data:`MAX_STRING_CHARS`
+  characters, so every writer (terminal, JUnit XML, HTML, trace files) can encode it;
+- every integer has at most :data:`MAX_INT_DIGITS` decimal digits (every signed and
+  unsigned 64-bit value fits; Python's 4300-digit conversion limit is never reached) and
+  every float is finite, so the value can be written back as strict JSON;
+- the line held at most :data:`MAX_LINE_BYTES` bytes and :data:`MAX_REPLY_COMMAS` ``,``
+  bytes, which bounds the number of values.
+
+Anything else is refused with a one-line :class:`ProtocolError` saying what and where (a
+path such as ``$.events[0].message``). :func:`encode` never writes a line that
+:func:`decode` would refuse: it raises ``ValueError`` instead.
 
 Every check raises :class:`ProtocolError` with a message naming the field and what was
 expected.
@@ -26,6 +47,7 @@ expected.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from importlib import resources
@@ -65,6 +87,18 @@ if (REQUEST_TYPES, REPLY_TYPES_ALL) != _NAMED:  # pragma: no cover - they change
 # events would otherwise take gigabytes).
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_REPLY_COMMAS = 100_000
+# Bounds on what a decoded message may hold (see the module docstring for why each one).
+# How deep containers may nest, the message object being level 1. The corpus's deepest
+# request (a setup carrying its scenario) has 9 levels, its deepest reply 4 (a list inside
+# an event); 32 leaves ample room and stays far below Python's recursion limit (1000),
+# which the parser hits on deeper lines.
+MAX_DEPTH = 32
+# Decimal digits of an integer, sign not counted: 20 is the widest 64-bit value
+# (18446744073709551615; -9223372036854775808 has 19), so every signed and unsigned
+# 64-bit value travels exactly. A longer literal is refused before it is converted.
+MAX_INT_DIGITS = 20
+# Characters of one string or key (16 Mi); the corpus's longest is under 200.
+MAX_STRING_CHARS = 16 * 1024 * 1024
 
 
 class ProtocolError(Exception):
@@ -78,49 +112,272 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _Refused:
+    """A number the parser's hooks refused. They do not know where they are, so they leave
+    this in its place and :func:`_refusal` reports it with its path: ``what in where: why``.
+    """
+
+    __slots__ = ("what", "why")
+
+    def __init__(self, what: str, why: str) -> None:
+        self.what, self.why = what, why
+
+
+def _parse_int(literal: str) -> int | _Refused:
+    """``parse_int`` hook: a literal of more than MAX_INT_DIGITS digits is never converted
+    (so Python's own 4300-digit limit never speaks)."""
+    if len(literal) > MAX_INT_DIGITS and len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        return _Refused(
+            f"integer of {len(literal.lstrip('-'))} digits",
+            f"more than the {MAX_INT_DIGITS} digits a protocol integer may have",
+        )
+    return int(literal)
+
+
+def _parse_float(literal: str) -> float | _Refused:
+    """``parse_float`` hook: a literal beyond a double's range (``1e400``) would become an
+    infinity, which strict JSON cannot write back."""
+    value = float(literal)
+    if math.isinf(value):
+        return _Refused(f"number {_cut(literal, 40)}", "out of range for a double")
+    return value
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
     """One message as a protocol line: compact strict JSON, UTF-8, ``\\n``-terminated.
 
-    Raises ``ValueError`` for a non-finite float (strict JSON has none).
+    Raises ``ValueError`` for a non-finite float (strict JSON has none), and for a message
+    :func:`decode` would refuse (too deep, a lone surrogate, an integer or string past the
+    bounds, a line too long or with too many ``,``), naming what and where.
     """
-    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.encode("utf-8") + b"\n"
+    try:
+        text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except RecursionError as e:
+        raise ValueError(f"cannot encode: nested too deep for JSON ({e})") from None
+    try:
+        line = text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate: say where
+        found = _refusal(json.loads(text)) or "a lone surrogate: not encodable as UTF-8"
+        raise ValueError(f"cannot encode a message decode would refuse: {found}") from None
+    try:
+        decode(line)  # the very check the other side makes
+    except ProtocolError as e:
+        raise ValueError(f"cannot encode a message decode would refuse: {e}") from None
+    return line
 
 
 def decode(line: bytes) -> dict[str, Any]:
     """Parse one line into a message object with a string ``type`` (nothing more is
-    checked here: :func:`check_request` / :func:`check_reply` do that)."""
-    shown = _show(line)
-    if len(line.rstrip(b"\n")) > MAX_LINE_BYTES:
-        raise ProtocolError(f"line is longer than {MAX_LINE_BYTES} bytes: {shown}")
+    checked here: :func:`check_request` / :func:`check_reply` do that), which every later
+    layer can trust: within the bounds the module docstring lists."""
+    _check_frame(line)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProtocolError(f"line is not UTF-8 (byte {e.start}): {_show(line)}") from e
+    if text.startswith("\ufeff"):
+        raise ProtocolError(f"line starts with a byte order mark: {_show(line)}")
+    return _parse(text)
+
+
+def _check_frame(line: bytes) -> None:
+    """The bounds on the bytes of a line: its length, its newline, its ``,`` count."""
+    if len(line) - line.endswith(b"\n") > MAX_LINE_BYTES:
+        raise ProtocolError(f"line is longer than {MAX_LINE_BYTES} bytes: {_show(line)}")
     if not line.endswith(b"\n"):
-        raise ProtocolError(f"line is not terminated by a newline: {shown}")
+        raise ProtocolError(f"line is not terminated by a newline: {_show(line)}")
     commas = line.count(b",")
     if commas > MAX_REPLY_COMMAS:
         raise ProtocolError(
             f"line has {commas} ',' bytes, more than the {MAX_REPLY_COMMAS} a message may "
-            f"have: {shown}"
+            f"have: {_show(line)}"
         )
+
+
+def _parse(text: str) -> dict[str, Any]:
+    """``text`` (one line, without framing concerns) as a message within the bounds."""
     try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProtocolError(f"line is not UTF-8 (byte {e.start}): {shown}") from e
-    if text.startswith("\ufeff"):
-        raise ProtocolError(f"line starts with a byte order mark: {shown}")
-    try:
-        message = json.loads(text, parse_constant=_reject_constant)
+        message = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except RecursionError:
+        where = _too_deep_at(text)
+        if where is None:  # not the message's depth: the caller's own stack was deep
+            raise
+        raise ProtocolError(_too_deep(where)) from None
     except ValueError as e:
-        raise ProtocolError(f"line is not JSON ({e}): {shown}") from e
-    if not isinstance(message, dict):
-        raise ProtocolError(f"line is JSON but not an object: {shown}")
+        raise ProtocolError(f"line is not JSON ({e}): {_show_text(text)}") from e
+    if type(message) is not dict:
+        raise ProtocolError(f"line is JSON but not an object: {_show_text(text)}")
+    # The strings need a look only if the text could hold a bad one: no string is longer
+    # than the text, and (the text being decoded UTF-8, which has no surrogates) a lone
+    # surrogate can only come from a \\uD800-\\uDFFF escape. Otherwise the cheap check of
+    # depth and numbers is all it takes.
+    strings_unsafe = len(text) > MAX_STRING_CHARS or (
+        "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+    )
+    if strings_unsafe or not _fits(message):
+        found = _refusal(message)
+        if found:
+            raise ProtocolError(found)
     if not isinstance(message.get("type"), str):
-        raise ProtocolError(f"message has no string 'type': {shown}")
+        raise ProtocolError(f"message has no string 'type': {_show_text(text)}")
     return message
+
+
+# -- the bounds on a parsed message ---------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}", re.ASCII)
+# The tokens that matter for nesting: strings (whose brackets do not count) and punctuation.
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+
+
+def _fits(message: dict[str, Any]) -> bool:
+    """Whether a parsed message nests at most MAX_DEPTH deep and holds no refused number:
+    the cheap check every message gets (strings aside). Iterative, level by level, one
+    loop turn per value and nothing built but the list of the next level's containers
+    (the largest legitimate reply, MAX_REPLY_COMMAS tiny events, takes milliseconds)."""
+    level: list[Any] = [message]
+    depth = 1
+    while level:
+        deeper = []
+        for container in level:
+            for value in container.values() if type(container) is dict else container:
+                cls = type(value)
+                if cls is dict or cls is list:
+                    deeper.append(value)
+                elif cls is _Refused:
+                    return False
+        if deeper and depth == MAX_DEPTH:
+            return False
+        level = deeper
+        depth += 1
+    return True
+
+
+def _refusal(message: dict[str, Any]) -> str | None:
+    """The first value (in document order) of a parsed message that breaks a bound, as a
+    one-line ``what in where: why``; None if there is none. It checks all that
+    :func:`_fits` checks, and the strings and keys.
+
+    Iterative: a stack of the open containers' iterators, one loop turn per value and no
+    recursion. A location is a chain ``(parent, key)``, spelled out only on refusal.
+    """
+    # (items, is_object, depth, where): the container's (key, value) iterator.
+    stack: list[tuple[Any, bool, int, Any]] = [(iter(message.items()), True, 1, None)]
+    while stack:
+        items, is_object, depth, where = stack[-1]
+        for key, value in items:
+            if is_object and (len(key) > MAX_STRING_CHARS or not key.isascii()):
+                found = _bad_string(key, "a key of", where)
+                if found:
+                    return found
+            cls = type(value)
+            if cls is str:
+                if len(value) > MAX_STRING_CHARS or not value.isascii():
+                    found = _bad_string(value, "", (where, key))
+                    if found:
+                        return found
+            elif cls is dict or cls is list:
+                if depth == MAX_DEPTH:
+                    return _too_deep(_path((where, key)))
+                inner = iter(value.items()) if cls is dict else enumerate(value)
+                stack.append((inner, cls is dict, depth + 1, (where, key)))
+                break
+            elif cls is _Refused:
+                return f"{value.what} in {_path((where, key))}: {value.why}"
+        else:
+            stack.pop()
+    return None
+
+
+def _bad_string(text: str, role: str, where: Any) -> str | None:
+    place = f"{role} {_path(where)}" if role else _path(where)
+    if len(text) > MAX_STRING_CHARS:
+        return (
+            f"string of {len(text)} characters in {place}: more than the {MAX_STRING_CHARS} "
+            "a protocol string may have"
+        )
+    lone = _SURROGATE.search(text)
+    if lone:
+        return f"lone surrogate '\\u{ord(lone.group()):04x}' in {place}: not encodable as UTF-8"
+    return None
+
+
+def _too_deep(where: str) -> str:
+    return f"message nested more than {MAX_DEPTH} levels deep at {where}"
+
+
+def _too_deep_at(text: str) -> str | None:
+    """Where ``text`` first opens a container deeper than MAX_DEPTH (as :func:`_refusal`
+    would say), found by scanning its tokens without recursion; None if it does not."""
+    # Per open container: [key or index of the current member, is_object, expecting_key].
+    stack: list[list[Any]] = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            if len(stack) == MAX_DEPTH:
+                where = None
+                for key, _, _ in stack:
+                    where = (where, key)
+                return _path(where)
+            stack.append([None if token == "{" else 0, token == "{", True])
+        elif token == "]" or token == "}":
+            if stack:
+                stack.pop()
+        elif not stack:
+            continue
+        elif token == ",":
+            top = stack[-1]
+            if top[1]:
+                top[2] = True
+            else:
+                top[0] += 1
+        elif stack[-1][1] and stack[-1][2]:  # a string where an object's key goes
+            try:
+                stack[-1][0] = json.loads(token)
+            except ValueError:
+                stack[-1][0] = token
+            stack[-1][2] = False
+    return None
+
+
+def _path(where: Any, limit: int = 200) -> str:
+    """A location chain ``(parent, key)`` (None for the message) as ``$.a[0]["b c"]``,
+    ASCII only (keys are shown JSON-escaped), cut after ``limit`` characters."""
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    parts = ["$"]
+    for key in reversed(keys):
+        if type(key) is int:
+            parts.append(f"[{key}]")
+        elif not isinstance(key, str):  # a malformed line's scan found no key
+            parts.append("[?]")
+        elif _NAME.fullmatch(key):
+            parts.append(f".{key}")
+        else:
+            parts.append(f"[{json.dumps(key[:40])}{'...' if len(key) > 40 else ''}]")
+    return _cut("".join(parts), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _show(line: bytes, limit: int = 200) -> str:
     text = line[: limit * 4].rstrip(b"\n").decode("utf-8", "replace")
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _show_text(text: str, limit: int = 200) -> str:
+    return _show(text[: limit * 4].encode("utf-8", "surrogatepass"), limit)
 
 
 def _show_json(value: Any, limit: int = 200) -> str:
