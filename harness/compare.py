@@ -29,9 +29,11 @@ from harness.safe_fs import (
     MAX_READ_BYTES,
     Entry,
     LinkRefused,
+    Tree,
     entries_under,
     files_under,
     read_regular,
+    walk,
 )
 
 __all__ = ["RELAXATIONS", "Comparison", "Difference", "compare", "compare_output", "files_under"]
@@ -46,6 +48,7 @@ RELAXATIONS = {
     ),
 }
 MAX_SHOWN_CHARS = 200  # of a relaxed response, in a report (a testee's text may be huge)
+MAX_UNEXPECTED = 20  # files written but not expected, named one by one
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def _compare_entries(
     golden: Entry,
     actual: Entry,
     golden_dir: Path,
-    out_dir: Path,
+    out_dir: Path | int,
     relax: Collection[str] = (),
 ) -> tuple[str | None, str | None]:
     """Why two entries of the same path differ (None when they are the same), and why a
@@ -119,28 +122,44 @@ def _compare_entries(
     return kind.explain(rel, expected, got), _relaxed(rel, expected, got, relax)
 
 
-def compare_output(golden_dir: Path, out_dir: Path) -> list[Difference]:
+def compare_output(golden_dir: Path, out_dir: Path | int) -> list[Difference]:
     """Every difference between ``golden_dir`` and ``out_dir``, in path order (strict)."""
     return compare(golden_dir, out_dir).differences
 
 
-def compare(golden_dir: Path, out_dir: Path, relax: Collection[str] = ()) -> Comparison:
-    """Every difference between ``golden_dir`` and ``out_dir``, in path order; those the
-    declared relaxations ``relax`` (names from :data:`RELAXATIONS`) accept are apart."""
+def _files(tree: Tree) -> dict[str, Entry]:
+    return {rel: e for rel, e in sorted(tree.entries.items()) if e.kind != "directory"}
+
+
+def compare(golden_dir: Path, out_dir: Path | int, relax: Collection[str] = ()) -> Comparison:
+    """Every difference between ``golden_dir`` and ``out_dir`` (a path, or a directory fd
+    opened from the work directory), in path order; those the declared relaxations
+    ``relax`` (names from :data:`RELAXATIONS`) accept are apart. The output side is
+    walked within bounds (:func:`harness.safe_fs.walk`): past them, one difference says
+    so; files written but not expected are named up to :data:`MAX_UNEXPECTED`, then
+    counted."""
     unknown = sorted(set(relax) - set(RELAXATIONS))
     if unknown:
         raise ValueError(f"unknown relaxation(s) {unknown} (known: {sorted(RELAXATIONS)})")
-    golden, actual = entries_under(golden_dir), entries_under(out_dir)
+    golden = entries_under(golden_dir)
+    tree = walk(out_dir)
+    actual = _files(tree)
     if not golden:
         return Comparison(
             [Difference(str(golden_dir), "golden", "no golden output: run the regeneration")]
         )
     differences, relaxed = [], []
+    unexpected = 0
     for rel in sorted(set(golden) | set(actual)):
         kind = kind_of(rel)
         if rel not in actual:
+            if not tree.complete and rel not in tree.entries:
+                continue  # beyond what the walk describes: said once, below
             differences.append(Difference(rel, kind.name, "expected file was not written"))
         elif rel not in golden:
+            unexpected += 1
+            if unexpected > MAX_UNEXPECTED:
+                continue
             what = actual[rel]
             note = "" if what.is_file else f" ({what.describe()}; not followed)"
             differences.append(
@@ -154,4 +173,15 @@ def compare(golden_dir: Path, out_dir: Path, relax: Collection[str] = ()) -> Com
                 relaxed.append(Difference(rel, kind.name, accepted))
             elif why is not None:
                 differences.append(Difference(rel, kind.name, why))
+    if unexpected > MAX_UNEXPECTED:
+        differences.append(
+            Difference(
+                "...",
+                "output",
+                f"and {unexpected - MAX_UNEXPECTED} more files written but not expected",
+            )
+        )
+    if not tree.complete:
+        problems = tree.problems(subject="the output directory")
+        differences.append(Difference(".", "output", "; ".join(problems)))
     return Comparison(differences, relaxed)

@@ -14,9 +14,8 @@ import base64
 import contextlib
 import math
 import os
-import shutil
-import stat
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from harness import safe_fs
 from harness.adapters.base import Implementation, ImplementationFailure, NotApplicable
 from harness.scenario import HARNESS_OPS, Scenario
 from harness.trace import Trace
+from harness.workdir import WorkDir, same_entry
 
 ACTION_FILE = "monolith_action"
 RESPONSE_FILE = "monolith_action_response"
@@ -43,6 +43,7 @@ class RunOutput:
     out_dir: Path
     failure: str | None = None
     not_applicable: str | None = None
+    trace: Trace | None = field(default=None, repr=False)
 
 
 def _show(name: str) -> str:
@@ -58,27 +59,39 @@ def _show(name: str) -> str:
     )
 
 
-def listing(files_dir: Path) -> bytes:
+def listing(files_dir: Path | int) -> bytes:
     """Every path under ``files_dir``, sorted, directories with a trailing ``/`` and
-    symbolic links as ``name -> target`` (never followed)."""
-    return "".join(e + "\n" for e in listing_entries(files_dir)).encode("utf-8", "surrogateescape")
+    symbolic links as ``name -> target`` (never followed); past the walk's bounds (see
+    :func:`listing_lines`), a last line says what was left out."""
+    lines, problems = listing_lines(files_dir)
+    if problems:
+        lines.append("... " + "; ".join(problems))
+    return "".join(e + "\n" for e in lines).encode("utf-8", "surrogateescape")
 
 
-def listing_entries(files_dir: Path, limit: int | None = None) -> list[str]:
-    """The lines of :func:`listing`, without their newlines; ``ValueError`` past ``limit``."""
-    entries = []
-    for dirpath, dirnames, filenames, dirfd in os.fwalk(files_dir, follow_symlinks=False):
-        rel = Path(dirpath).relative_to(files_dir)
-        for name in dirnames + filenames:
-            shown = _show((rel / name).as_posix())
-            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                entries.append(f"{shown} -> {_show(os.readlink(name, dir_fd=dirfd))}")
-            else:
-                entries.append(shown + ("/" if stat.S_ISDIR(st.st_mode) else ""))
-            if limit is not None and len(entries) > limit:
-                raise ValueError(f"more than {limit} entries under {OUTPUT_FILES}/")
-    return sorted(entries)
+def _line(entry: safe_fs.Entry) -> str:
+    shown = _show(entry.rel)
+    if entry.target is not None:
+        return f"{shown} -> {_show(entry.target)}"
+    return shown + ("/" if entry.kind == "directory" else "")
+
+
+def listing_lines(
+    files_dir: Path | int, limit: int = safe_fs.MAX_ENTRIES
+) -> tuple[list[str], list[str]]:
+    """The sorted lines of :func:`listing` for at most ``limit`` entries, and one line per
+    bound the tree broke (more entries, deeper directories than a walk describes)."""
+    tree = safe_fs.walk(files_dir, max_entries=limit)
+    return sorted(_line(e) for e in tree.entries.values()), tree.problems(OUTPUT_FILES)
+
+
+def listing_entries(files_dir: Path | int, limit: int | None = None) -> list[str]:
+    """The lines of :func:`listing`, without their newlines; ``ValueError`` past
+    ``limit`` entries (or past the walk's bounds)."""
+    lines, problems = listing_lines(files_dir, safe_fs.MAX_ENTRIES if limit is None else limit)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return lines
 
 
 class HarnessStepError(ValueError):
@@ -105,7 +118,7 @@ def _exists(files_dir: Path | int, rel: str) -> bool:
     return True
 
 
-def _read_for_snapshot(files_dir: Path, rel: str) -> Any:
+def _read_for_snapshot(files_dir: Path | int, rel: str) -> Any:
     """A file's bytes as a snapshot shows them: its text if it is UTF-8, else
     ``{"base64": ...}``; ``None`` if there is no such entry."""
     if not _exists(files_dir, rel):
@@ -117,7 +130,7 @@ def _read_for_snapshot(files_dir: Path, rel: str) -> Any:
         return {"base64": base64.b64encode(data).decode("ascii")}
 
 
-def snapshot_event(scenario: Scenario, step: dict, files_dir: Path) -> dict[str, Any]:
+def snapshot_event(scenario: Scenario, step: dict, files_dir: Path | int) -> dict[str, Any]:
     """The ``snapshot`` event of a snapshot step: the listing of ``files/`` and, for each
     path of ``read`` (relative to ``files/``), that file's contents."""
     try:
@@ -211,34 +224,120 @@ def _write_output(out_fd: int, name: str, data: bytes) -> str | None:
     return planted
 
 
-def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) -> RunOutput:
-    """Run ``scenario`` on ``impl``; always leaves a complete output directory."""
+def _place(out: Path, root: WorkDir | str | os.PathLike[str] | None) -> tuple[WorkDir, str, bool]:
+    """The work directory the output directory ``out`` lies in, ``out`` relative to it,
+    and whether the work directory was opened here (and is closed here)."""
+    if isinstance(root, WorkDir):
+        base, owned = root, False
+    else:
+        base, owned = WorkDir(Path(root) if root is not None else out.parent), True
+    try:
+        rel = (out if out.is_absolute() else Path.cwd() / out).relative_to(base.path)
+    except ValueError:
+        try:
+            rel = out.resolve().relative_to(base.path)  # the caller's own links, trusted
+        except ValueError:
+            if owned:
+                base.close()
+            raise ValueError(f"{out} is not inside the work directory {base.path}") from None
+    return base, rel.as_posix(), owned
+
+
+def run_scenario(
+    scenario: Scenario,
+    impl: Implementation,
+    out_dir: str | Path,
+    root: WorkDir | str | os.PathLike[str] | None = None,
+) -> RunOutput:
+    """Run ``scenario`` on ``impl``; always leaves a complete output directory, unless
+    the implementation moved or replaced it (then the failure says so and nothing more is
+    written).
+
+    ``root`` is the work directory ``out_dir`` lies in (default: ``out_dir``'s parent):
+    every component below it is the implementation's to tamper with, so each is opened
+    without following links (:class:`~harness.workdir.WorkDir`); a link on the way is this
+    scenario's failure and nothing outside ``root`` is touched."""
     out = Path(out_dir)
-    if out.is_symlink():
-        out.unlink()
-    elif out.exists():
-        shutil.rmtree(out)
-    files_dir = out / OUTPUT_FILES
-    files_dir.mkdir(parents=True)
-    # The harness's own writes go through fds of the directories it made, so a link the
-    # implementation puts in their place later is never written through.
-    out_fd = safe_fs.open_dir_beneath(out)
-    files_fd = safe_fs.open_dir_beneath(out_fd, OUTPUT_FILES)
-    trace = Trace(str(files_dir.resolve()))
-    result = RunOutput(out)
+    work, rel, owned = _place(out, root)
+    try:
+        return _run_in(scenario, impl, work, rel)
+    finally:
+        if owned:
+            work.close()
+
+
+def _run_in(scenario: Scenario, impl: Implementation, work: WorkDir, rel: str) -> RunOutput:
+    result = RunOutput(work.path / rel)
+    try:
+        out_fd = work.fresh_dir(rel)
+    except (OSError, ValueError) as e:
+        result.failure = f"cannot prepare the output directory {rel}: {e}"
+        return result
+    try:
+        os.mkdir(OUTPUT_FILES, 0o755, dir_fd=out_fd)
+        files_fd = safe_fs.open_dir_beneath(out_fd, OUTPUT_FILES)
+    except BaseException:
+        os.close(out_fd)
+        raise
+    files_dir = work.path / rel / OUTPUT_FILES
+    try:
+        _drive(
+            scenario,
+            impl,
+            str(files_dir),
+            files_fd,
+            lambda: _in_place(work, rel, out_fd, files_fd),
+            result,
+        )
+        _finish(work, rel, out_fd, files_fd, result)
+    finally:
+        os.close(files_fd)
+        os.close(out_fd)
+    return result
+
+
+class _Moved(HarnessStepError):
+    """The output directory, or its files/, is no longer where the harness made it."""
+
+
+def _in_place(work: WorkDir, rel: str, out_fd: int, files_fd: int) -> None:
+    if not work.holds(rel, out_fd):
+        raise _Moved(
+            f"the output directory {rel} was moved or replaced during the run (by the "
+            "implementation?); nothing more is written there"
+        )
+    if not same_entry(out_fd, OUTPUT_FILES, files_fd):
+        raise _Moved(
+            f"{OUTPUT_FILES}/ was moved or replaced during the run (by the implementation?)"
+        )
+
+
+def _drive(
+    scenario: Scenario,
+    impl: Implementation,
+    files_dir: str,
+    files_fd: int,
+    check: Callable[[], None],
+    result: RunOutput,
+) -> None:
+    """The scenario's steps; a fault is recorded on ``result``."""
+    trace = Trace(files_dir)
+    result.trace = trace
     set_up = False
     try:
         for step in scenario.before_setup:  # files already waiting when the session starts
             for _ in range(int(step.get("count", 1))):
+                check()
                 harness_step(scenario, step, files_fd)
         trace.add({"event": "setup"})
-        trace.extend(impl.setup(scenario, str(files_dir.resolve())))
+        trace.extend(impl.setup(scenario, files_dir))
         set_up = True
         for index, step in enumerate(scenario.steps):
             trace.add({"event": "step", "index": index, "op": step["op"]})
             for _ in range(int(step.get("count", 1)) if step["op"] in HARNESS_OPS else 0):
+                check()
                 if step["op"] == "snapshot":
-                    trace.add(snapshot_event(scenario, step, files_dir))
+                    trace.add(snapshot_event(scenario, step, files_fd))
                 elif step["op"] == "advance_until":
                     advance_until(scenario, index, step, impl, files_fd, trace)
                 else:
@@ -255,15 +354,24 @@ def run_scenario(scenario: Scenario, impl: Implementation, out_dir: str | Path) 
         if set_up:
             with contextlib.suppress(ImplementationFailure):
                 impl.teardown()
+
+
+def _finish(work: WorkDir, rel: str, out_fd: int, files_fd: int, result: RunOutput) -> None:
+    """Write ``listing.txt`` and ``trace.jsonl`` (only into the directory the harness made,
+    still in place), and add what the implementation left wrong to the failure."""
+    notes = []
     try:
-        planted = [
-            _write_output(out_fd, LISTING, listing(files_dir)),
-            _write_output(out_fd, TRACE, trace.render()),
-        ]
-    finally:
-        os.close(files_fd)
-        os.close(out_fd)
-    notes = [p for p in planted if p]
+        _in_place(work, rel, out_fd, files_fd)
+    except _Moved as e:
+        result.failure = "; ".join(([result.failure] if result.failure else []) + [str(e)])
+        return
+    lines, problems = listing_lines(files_fd)
+    if problems:
+        lines.append("... " + "; ".join(problems))
+        notes += problems
+    data = "".join(e + "\n" for e in lines).encode("utf-8", "surrogateescape")
+    trace = result.trace.render() if result.trace is not None else b""
+    notes += [_write_output(out_fd, LISTING, data), _write_output(out_fd, TRACE, trace)]
+    notes = [n for n in notes if n]
     if notes and result.not_applicable is None:
         result.failure = "; ".join(([result.failure] if result.failure else []) + notes)
-    return result

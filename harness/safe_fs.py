@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from harness.safe_text import shown_name
 
 # Artifacts larger than this are compared by size and hash only, never read whole.
 MAX_READ_BYTES = 256 << 20
@@ -74,33 +76,143 @@ class Entry:
         return f"a {self.kind}" if self.kind != "file" else f"a file of {self.size} bytes"
 
 
-def entries_under(root: Path) -> dict[str, Entry]:
-    """Relative posix path -> :class:`Entry` for everything but directories under ``root``,
-    sorted by path. A missing root, or a root that is a link, has no entries."""
-    found: dict[str, Entry] = {}
+# Bounds of every walk of a tree an implementation wrote (the listing, the comparison):
+# how deep it goes, how many entries it describes, and how many more it counts before
+# it stops counting.
+MAX_DEPTH = 64
+MAX_ENTRIES = 10_000
+COUNT_LIMIT = 1_000_000
+
+
+class TreeTooLarge(ValueError):
+    """A walk met more entries, or deeper directories, than it describes."""
+
+
+@dataclass
+class Tree:
+    """What a bounded walk found: the first :data:`MAX_ENTRIES` entries (directories
+    included, as kind ``directory``), how many more it counted (``more``; ``more_capped``
+    when it stopped counting at :data:`COUNT_LIMIT`), and the directories it did not
+    descend into because they lie deeper than its depth bound (``too_deep``)."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    more: int = 0
+    more_capped: bool = False
+    too_deep: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.more and not self.too_deep
+
+    def problems(self, label: str = "", subject: str = "the directory") -> list[str]:
+        """One line per bound the tree broke (empty when it is complete); paths are shown
+        under ``label`` (``files`` -> ``files/...``), the root as ``label/`` or
+        ``subject``."""
+        prefix = f"{label}/" if label else ""
+        lines = []
+        if self.more:
+            count = f"more than {self.more}" if self.more_capped else str(self.more)
+            lines.append(
+                f"{prefix or subject} holds more than {len(self.entries)} entries: "
+                f"the first {len(self.entries)} are described, and {count} more"
+            )
+        if self.too_deep:
+            shown = ", ".join(shown_name(prefix + d)[:300] for d in self.too_deep[:3])
+            extra = f" and {len(self.too_deep) - 3} more" if len(self.too_deep) > 3 else ""
+            lines.append(f"directories deeper than {MAX_DEPTH} levels not listed: {shown}{extra}")
+        return lines
+
+
+def _entry(rel: str, dir_fd: int, name: str) -> Entry:
+    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):
+        return Entry(rel, "symbolic link", st.st_size, os.readlink(name, dir_fd=dir_fd))
+    return Entry(rel, describe_mode(st.st_mode), st.st_size)
+
+
+def _names(fd: int) -> list[tuple[str, bool]]:
+    """A directory's names (at most :data:`COUNT_LIMIT`), each with whether it is a
+    directory (not following links), in reverse sorted order (popped from the end)."""
+    found = []
+    with os.scandir(fd) as it:
+        for e in it:
+            found.append((e.name, e.is_dir(follow_symlinks=False)))
+            if len(found) >= COUNT_LIMIT:
+                break
+    found.sort(reverse=True)
+    return found
+
+
+def walk(
+    root: Path | int,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_entries: int = MAX_ENTRIES,
+    skip: str | None = None,
+) -> Tree:
+    """Every entry under ``root`` (a path or a directory fd), never following a link: a
+    link to a directory is an entry, not descended into. Breadth first (shallow entries
+    are described before deep ones) and iterative, so no depth exhausts the stack; each
+    directory is reopened from ``root`` component by component, so at most two fds are
+    open at once. Entries past ``max_entries`` are only counted (up to
+    :data:`COUNT_LIMIT`); directories deeper than ``max_depth`` are named in
+    ``too_deep``. ``skip`` is a top-level name left out (with everything under it). A
+    missing root, or a root path that is a link, has no entries."""
+    tree = Tree()
     try:
-        top = os.fspath(root)
-        walker = os.fwalk(top, follow_symlinks=False)
-        for dirpath, dirnames, filenames, dirfd in walker:
-            rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            names = list(filenames)
-            # fwalk lists a link to a directory among dirnames (and does not descend).
-            for d in list(dirnames):
-                st = os.stat(d, dir_fd=dirfd, follow_symlinks=False)
-                if not stat.S_ISDIR(st.st_mode):
-                    names.append(d)
-            for name in names:
-                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
-                rel = prefix + name
-                if stat.S_ISLNK(st.st_mode):
-                    target = os.readlink(name, dir_fd=dirfd)
-                    found[rel] = Entry(rel, "symbolic link", st.st_size, target)
-                else:
-                    found[rel] = Entry(rel, describe_mode(st.st_mode), st.st_size)
-    except FileNotFoundError:
-        pass
-    return dict(sorted(found.items()))
+        top = open_dir_beneath(root)
+    except (FileNotFoundError, NotADirectoryError, LinkRefused):
+        return tree
+    try:
+        queue: deque[str] = deque([""])  # directories to list, as "rel/" prefixes
+        counted = 0
+        while queue:
+            prefix = queue.popleft()
+            try:
+                fd = open_dir_beneath(top, prefix.rstrip("/") or ".")
+            except (FileNotFoundError, NotADirectoryError, LinkRefused):
+                continue  # replaced while walking
+            try:
+                names = _names(fd)
+                for name, is_dir in reversed(names):
+                    if not prefix and name == skip:
+                        continue
+                    rel = prefix + name
+                    if counted >= max_entries:
+                        tree.more += 1
+                        if counted + tree.more >= COUNT_LIMIT:
+                            tree.more_capped = True
+                            return tree
+                    else:
+                        try:
+                            entry = _entry(rel, fd, name)
+                        except FileNotFoundError:  # removed while walking
+                            continue
+                        counted += 1
+                        tree.entries[rel] = entry
+                        is_dir = entry.kind == "directory"
+                    if not is_dir:
+                        continue
+                    if rel.count("/") + 1 >= max_depth:
+                        if len(tree.too_deep) < 100:
+                            tree.too_deep.append(rel)
+                        continue
+                    queue.append(rel + "/")
+            finally:
+                os.close(fd)
+    finally:
+        os.close(top)
+    return tree
+
+
+def entries_under(root: Path | int, *, bounded: bool = False) -> dict[str, Entry]:
+    """Relative posix path -> :class:`Entry` for everything but directories under ``root``,
+    sorted by path. A missing root, or a root that is a link, has no entries. With
+    ``bounded``, a tree past the walk's bounds raises :class:`TreeTooLarge` saying so."""
+    tree = walk(root)
+    if bounded and not tree.complete:
+        raise TreeTooLarge("; ".join(tree.problems()))
+    return dict(sorted((rel, e) for rel, e in tree.entries.items() if e.kind != "directory"))
 
 
 def files_under(root: Path) -> dict[str, Path]:
@@ -190,12 +302,11 @@ def open_regular(path: Path) -> tuple[object, int]:
         if os.path.islink(path):
             raise LinkRefused(f"{path} is a symbolic link; it is not followed") from e
         raise
-    f = os.fdopen(fd, "rb")
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
-        f.close()
+        os.close(fd)
         raise LinkRefused(f"{path} is a {describe_mode(st.st_mode)}, not a regular file")
-    return f, st.st_size
+    return os.fdopen(fd, "rb"), st.st_size
 
 
 def write_new(dir_fd: int, name: str, data: bytes, shown: str) -> None:
@@ -214,14 +325,73 @@ def write_new(dir_fd: int, name: str, data: bytes, shown: str) -> None:
         f.write(data)
 
 
+# Directory fds a removal keeps open at once; a deeper subtree is moved up (renamed into
+# the directory the removal started in) and removed from there.
+REMOVE_MAX_OPEN = 32
+
+
 def remove_entry(dir_fd: int, name: str) -> None:
     """Remove ``name`` from ``dir_fd``: a link or file is unlinked (never followed), a
-    directory removed with everything beneath it (shutil's fd-based, link-safe rmtree)."""
+    directory removed with everything beneath it (:func:`remove_tree`)."""
     st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(name, dir_fd=dir_fd)
+        remove_tree(dir_fd, name)
     else:
         os.unlink(name, dir_fd=dir_fd)
+
+
+def remove_tree(dir_fd: int, name: str) -> None:
+    """Remove the directory ``name`` of ``dir_fd`` and everything beneath it, through
+    directory fds, never following a link (a link is unlinked, its target untouched).
+    Iterative, whatever the depth: at most :data:`REMOVE_MAX_OPEN` fds are open; a
+    subtree below that depth is first renamed into ``dir_fd`` (a name starting
+    ``.parity-rm-``) and removed from there."""
+    pending = [name]
+    moved = 0
+    while pending:
+        top = pending.pop()
+        try:
+            fd = _open_dir_at(dir_fd, top, top)
+        except (FileNotFoundError, NotADirectoryError, LinkRefused):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(top, dir_fd=dir_fd)
+            continue
+        # Each frame: (parent fd, name in it, own fd, subdirectory names left).
+        frames = [(dir_fd, top, fd, _empty_files(fd))]
+        while frames:
+            parent, here, fd, subdirs = frames[-1]
+            if not subdirs:
+                os.close(fd)
+                frames.pop()
+                os.rmdir(here, dir_fd=parent)
+                continue
+            sub = subdirs.pop()
+            if len(frames) >= REMOVE_MAX_OPEN:
+                moved += 1
+                spare = f".parity-rm-{os.getpid()}-{moved}"
+                os.rename(sub, spare, src_dir_fd=fd, dst_dir_fd=dir_fd)
+                pending.append(spare)
+                continue
+            try:
+                child = _open_dir_at(fd, sub, sub)
+            except (FileNotFoundError, NotADirectoryError, LinkRefused):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(sub, dir_fd=fd)
+                continue
+            frames.append((fd, sub, child, _empty_files(child)))
+
+
+def _empty_files(fd: int) -> list[str]:
+    """Unlink every non-directory entry of ``fd``; return its subdirectories' names."""
+    subdirs = []
+    with os.scandir(fd) as it:
+        for e in it:
+            if e.is_dir(follow_symlinks=False):
+                subdirs.append(e.name)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(e.name, dir_fd=fd)
+    return subdirs
 
 
 def remove_beneath(root: Path | int, rel: str, label: str = "") -> bool:

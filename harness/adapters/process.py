@@ -10,7 +10,9 @@ drains stderr. Everything a testee writes is bounded before it is kept:
 - a stderr line keeps its first :data:`STDERR_LINE_BYTES` bytes (the rest of the line is
   read and dropped), and only the last :data:`STDERR_KEEP_LINES` lines are kept.
 
-The process runs in its own process group, killed as a whole (:meth:`TesteeProcess.kill`).
+The process runs in its own process group. It is meant to be a supervisor (the reaper, or
+bubblewrap: :mod:`harness.adapters.confine`) that ends the testee's whole process tree
+when told to (:meth:`TesteeProcess.kill`).
 This module knows nothing of the protocol's messages.
 """
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters.base import ImplementationFailure
+from harness.safe_text import shown
 from testee_protocol.codec import MAX_LINE_BYTES
 
 STDERR_TAIL_LINES = 20
@@ -37,8 +40,10 @@ STDERR_KEEP_LINES = 2000
 STDERR_LINE_BYTES = 4096
 # stdout lines read ahead of the session (a reply is answered one at a time).
 REPLY_QUEUE = 2
-# How long the threads get to finish once the process is gone.
+# How long the threads get to finish once the process is gone, and how long a
+# supervisor gets to end its tree after SIGTERM before its group is killed.
 THREAD_GRACE = 1.0
+TERM_GRACE = 2.0
 
 EOF = object()  # the queue's marker for the end of stdout
 
@@ -132,7 +137,7 @@ class TesteeProcess:
                     break
                 ended = chunk.endswith(b"\n")
                 if not cut:
-                    text = chunk.decode("utf-8", "replace").rstrip("\r\n")
+                    text = shown(chunk.decode("utf-8", "replace").rstrip("\r\n"), multiline=False)
                     if not ended:
                         text += f" [cut at {STDERR_LINE_BYTES} bytes]"
                     self.stderr_lines.append(text)
@@ -174,8 +179,15 @@ class TesteeProcess:
         return self.proc.wait(timeout=timeout)
 
     def kill(self, grace: float) -> None:
-        """Kill its whole process group, reap it (waiting at most ``grace``), end the
-        threads."""
+        """End it and everything it started: ``SIGTERM`` to the process (a supervisor --
+        the reaper, or bubblewrap -- that takes its whole tree down), then, after at most
+        :data:`TERM_GRACE`, ``SIGKILL`` to its process group; reap it (waiting at most
+        ``grace``) and end the threads."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=min(TERM_GRACE, grace))
         with contextlib.suppress(ProcessLookupError, PermissionError, AttributeError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # the leader may be gone, its group not
         if self.proc.poll() is None:

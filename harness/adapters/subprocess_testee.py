@@ -21,9 +21,11 @@ as *not run*).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -32,10 +34,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness import protocol
+from harness.adapters import confine
 from harness.adapters.base import Events, ImplementationFailure, NotApplicable
 from harness.adapters.process import EOF, STDERR_TAIL_LINES, TesteeProcess, quote, signal_name
-from harness.adapters.sandbox import EscapeWatch, Sandbox
+from harness.adapters.sandbox import EscapeWatch, Sandbox, describe
+from harness.safe_text import shown
 from harness.scenario import Scenario
+from harness.workdir import LOCK_NAME
 from testee_protocol import codec
 
 # While waiting for a reply, how often to check whether the testee has exited.
@@ -67,9 +72,12 @@ def _absolute_argv(argv: Sequence[str]) -> list[str]:
 class _Running:
     """A started testee: its process, its sandbox, and what it said in ``hello``."""
 
-    def __init__(self, process: TesteeProcess, sandbox: Sandbox) -> None:
+    def __init__(
+        self, process: TesteeProcess, sandbox: Sandbox, confinement: confine.Confinement
+    ) -> None:
         self.process = process
         self.sandbox = sandbox
+        self.confinement = confinement
         self.caps: dict[str, Any] = {}
 
     def kill(self, grace: float) -> None:
@@ -80,13 +88,17 @@ class _Running:
 class SubprocessTestee:
     """:class:`harness.adapters.base.Implementation` over a testee process (see module doc).
 
-    ``argv`` starts the testee; ``timeout`` bounds every reply (seconds; the first
-    ``hello`` gets ``start_timeout``, default ``max(timeout, 10)``); ``cwd`` replaces the
-    sandbox working directory (then only its top level is checked for escapes); ``env``
-    replaces the inherited environment (``TMPDIR`` and ``PYTHONPATH`` are always set).
-    ``name`` defaults to the ``implementation`` the testee reports in its first ``hello``.
-    :meth:`watch` names the work directory the escape rule watches (default: each
-    scenario's output directory).
+    ``argv`` starts the testee; ``timeout`` bounds every reply (seconds, finite and
+    positive; the first ``hello`` gets ``start_timeout``, default ``max(timeout, 10)``);
+    ``cwd`` replaces the sandbox working directory (then only its top level is checked for
+    escapes); ``env`` replaces the inherited environment (``TMPDIR`` and ``PYTHONPATH`` are
+    always set). ``name`` defaults to the ``implementation`` the testee reports in its
+    first ``hello``. ``sandbox`` is a mode of :mod:`harness.adapters.confine` (``auto``,
+    ``bwrap``, ``none``) or a resolved :class:`~harness.adapters.confine.Confinement`.
+    :meth:`watch` names the run's work directory: the escape rule watches up to it, and a
+    confined testee may write only there (default: each scenario's output directory's
+    parent; a confined testee is restarted when a scenario lies outside what it was
+    started with).
     """
 
     def __init__(
@@ -97,16 +109,23 @@ class SubprocessTestee:
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         start_timeout: float | None = None,
+        sandbox: str | confine.Confinement = "auto",
     ) -> None:
         if not argv:
             raise ValueError("SubprocessTestee needs a command line")
         self.argv = _absolute_argv(argv)
         self._name = name
         self._name_fixed = name is not None
-        self.timeout = float(timeout)
+        self.timeout = check_seconds(timeout, "timeout")
         self.start_timeout = (
-            float(start_timeout) if start_timeout is not None else max(timeout, MIN_START_TIMEOUT)
+            check_seconds(start_timeout, "start_timeout")
+            if start_timeout is not None
+            else max(self.timeout, MIN_START_TIMEOUT)
         )
+        if isinstance(sandbox, str) and sandbox not in confine.MODES:
+            raise ValueError(f"sandbox: choose one of {', '.join(confine.MODES)}, not {sandbox!r}")
+        self._sandbox = sandbox
+        self._bound: Path | None = None  # the work directory the running testee may write
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.env = dict(env) if env is not None else None
         self.reported_name: str | None = None
@@ -137,17 +156,39 @@ class SubprocessTestee:
         return self._name
 
     def watch(self, work_dir: str | os.PathLike[str]) -> None:
-        """Watch all of ``work_dir`` (which holds the scenarios' output directories) for
-        writes outside the current scenario's ``files/``."""
-        self.work_dir = Path(work_dir)
+        """``work_dir`` holds the scenarios' output directories: the escape rule watches up
+        to it, and a confined testee may write there (and nowhere else)."""
+        self.work_dir = Path(work_dir).resolve()
+
+    @property
+    def confinement(self) -> confine.Confinement:
+        """The resolved sandbox (probing bubblewrap once, for ``auto``);
+        :class:`~harness.adapters.confine.ConfinementError` if ``bwrap`` was asked for and
+        does not work here."""
+        if isinstance(self._sandbox, str):
+            self._sandbox = confine.resolve(self._sandbox)
+        return self._sandbox
+
+    @property
+    def sandbox(self) -> str:
+        """The sandbox mode, as reports name it (``bwrap``, or ``none`` and why)."""
+        try:
+            return self.confinement.describe()
+        except confine.ConfinementError as e:
+            return f"unavailable: {e}"
 
     # -- the Implementation interface -------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
         return dict(self._ensure_started().caps)
 
     def setup(self, scenario: Scenario, files_dir: str) -> Events:
-        if self._run is not None and (self._tainted or self._scenario is not None):
+        files = Path(files_dir)
+        if self._run is not None and (
+            self._tainted or self._scenario is not None or not self._may_write(files)
+        ):
             self._stop_gracefully()
+        if self._run is None and self.work_dir is None:
+            self._bound = files.parent.parent
         run = self._ensure_started()
         if scenario.family not in run.caps["families"]:
             raise NotApplicable(
@@ -158,9 +199,8 @@ class SubprocessTestee:
             request = codec.setup(run.process.seq, scenario.id, scenario.to_json(), files_dir)
         except codec.ProtocolError as e:  # the harness's own input; the testee is fine
             raise ImplementationFailure(f"cannot send setup for {scenario.id}: {e}") from e
-        files = Path(files_dir)
         self._scenario = scenario.id
-        self._watch = EscapeWatch(files, self.work_dir)
+        self._watch = EscapeWatch(files, self.work_dir or self._bound)
         self._stderr_mark = run.process.stderr_count
         reply = self._request(request)
         if reply["type"] == codec.NOT_APPLICABLE:
@@ -183,6 +223,12 @@ class SubprocessTestee:
 
     def close(self) -> None:
         self._stop_gracefully()
+
+    def abort(self) -> None:
+        """End the testee at once (an interrupted run): no ``bye``, its processes killed."""
+        run, self._run, self._scenario = self._run, None, None
+        if run is not None:
+            run.kill(self.exit_grace)
 
     # -- extras -----------------------------------------------------------------------
     def scenario_stderr(self) -> str:
@@ -212,14 +258,39 @@ class SubprocessTestee:
             self.cannot_start = str(e)
             raise CannotStart(self.cannot_start) from e
 
+    def _may_write(self, files: Path) -> bool:
+        """Whether the running testee can write ``files`` (always, unconfined)."""
+        if self._run is None or self._run.confinement.mode != confine.BWRAP:
+            return True
+        return self._bound is not None and self._bound in files.parents
+
     def _start(self) -> _Running:
-        sandbox = Sandbox(self.cwd, self.env)
         try:
-            process = TesteeProcess(self.argv, sandbox.cwd, sandbox.env)
+            confinement = self.confinement
+        except confine.ConfinementError as e:
+            raise ImplementationFailure(str(e)) from e
+        missing = _missing_program(self.argv, self.env)
+        if missing:
+            raise ImplementationFailure(f"cannot start testee {shlex.join(self.argv)}: {missing}")
+        if self.work_dir is not None:
+            self._bound = self.work_dir
+        sandbox = Sandbox(self.cwd, self.env)
+        writable = [sandbox.root]
+        read_only = []
+        if self._bound is not None:
+            self._bound.mkdir(parents=True, exist_ok=True)
+            writable.append(self._bound.resolve())
+            if (self._bound / LOCK_NAME).exists():  # a run's lock stays the harness's
+                read_only.append(self._bound.resolve() / LOCK_NAME)
+        argv = confinement.command(
+            self.argv, writable=writable, read_only=read_only, cwd=sandbox.cwd
+        )
+        try:
+            process = TesteeProcess(argv, sandbox.cwd, sandbox.env)
         except ImplementationFailure:
             sandbox.remove()
             raise
-        self._run = run = _Running(process, sandbox)
+        self._run = run = _Running(process, sandbox, confinement)
         self.starts += 1
         self._tainted = False
         self._scenario = None
@@ -239,7 +310,8 @@ class SubprocessTestee:
             tail = self.scenario_stderr().splitlines()[-STDERR_TAIL_LINES:]
             raise ImplementationFailure(
                 f"the testee reported an internal error on {_what(request)}: "
-                f"{reply['message']}\nits stderr during this scenario:\n{quote(tail)}"
+                f"{shown(reply['message'], limit=MAX_MESSAGE)}\n"
+                f"its stderr during this scenario:\n{quote(tail)}"
             )
         return reply
 
@@ -301,10 +373,7 @@ class SubprocessTestee:
             return
         found = watch.found(run.sandbox)
         if found:
-            self._fail(
-                "the testee wrote outside files_dir "
-                f"{watch.files_dir}: " + ", ".join(found[:10]) + (" ..." if len(found) > 10 else "")
-            )
+            self._fail(f"the testee wrote outside files_dir {watch.files_dir}: {describe(found)}")
 
     def _stop_gracefully(self) -> None:
         run = self._run
@@ -327,8 +396,35 @@ class SubprocessTestee:
         run.kill(self.exit_grace)
 
 
-# The longest implementation name kept for reports (the rest is cut).
+# The longest implementation name kept for reports (the rest is cut), and the longest
+# error message of a testee shown in a failure.
 MAX_NAME = 100
+MAX_MESSAGE = 4000
+
+
+def check_seconds(value: Any, what: str) -> float:
+    """``value`` as seconds to wait: a finite positive number (``nan``, ``inf``, zero and
+    negative numbers would wait for ever or not at all)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a finite number of seconds above 0, got {value!r}")
+    return seconds
+
+
+def _missing_program(argv: Sequence[str], env: Mapping[str, str] | None) -> str | None:
+    """Why ``argv[0]`` cannot be executed (None when it can, as far as can be told)."""
+    program = argv[0]
+    if "/" in program:
+        if not os.path.exists(program):
+            return "No such file or directory"
+        if os.path.isdir(program) or not os.access(program, os.X_OK):
+            return "Permission denied (not an executable file)"
+        return None
+    path = (env if env is not None else os.environ).get("PATH", os.defpath)
+    return None if shutil.which(program, path=path) else "No such file or directory"
 
 
 def printable_name(name: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from procs import running_with
 
 from harness.adapters.subprocess_testee import SubprocessTestee
 from harness.polling import wait_until
@@ -18,7 +19,7 @@ from harness.scenario import HARNESS_OPS, Scenario
 
 HANG_TIMEOUT = 1.0
 # Killing and reaping a testee, and starting the next one, take well under this.
-SLACK = 5.0
+SLACK = 30.0  # a bound on what takes about 1 s, not a budget: a loaded machine passes
 
 
 def pick(corpus: list[Scenario]) -> tuple[Scenario, Scenario]:
@@ -139,6 +140,7 @@ def test_unsupported_family_is_reported_without_sending(
     corpus: list[Scenario], reference_argv: list[str], tmp_path: Path
 ) -> None:
     testee = SubprocessTestee(reference_argv)
+    testee.watch(tmp_path)  # before it starts: a confined testee may write only there
     try:
         testee.capabilities()
         assert testee._run is not None
@@ -189,28 +191,21 @@ def test_crash_kills_the_whole_process_group(
     failure = results[0].failure or ""
     assert "exited with status 4" in failure, failure
     assert seconds[0] < SLACK
-    orphan = int(re.search(r"orphan pid (\d+)", failure).group(1))
-    wait_until(lambda: not _alive(orphan), timeout=SLACK, what=f"grandchild {orphan} to end")
+    token = re.search(r"orphan token (\S+)", failure).group(1)
+    wait_until(lambda: not running_with(token), timeout=SLACK, what=f"grandchild {token} to end")
     assert results[1].status == PASSED
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie awaiting its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_escape_into_a_given_cwd(
     corpus: list[Scenario], script_argv: Callable[..., list[str]], tmp_path: Path
 ) -> None:
+    """Unconfined, a write into the working directory the caller gave is an escape."""
     victim, _ = pick(corpus)
     cwd = tmp_path / "wd"
     cwd.mkdir()
     (cwd / "already-here.txt").write_text("not the testee's doing")
-    testee = SubprocessTestee(script_argv("faulty.py", "escape", "--on", victim.id), cwd=cwd)
+    argv = script_argv("faulty.py", "escape", "--on", victim.id)
+    testee = SubprocessTestee(argv, cwd=cwd, sandbox="none")
     try:
         results = run_corpus([victim], testee, tmp_path / "out")
     finally:

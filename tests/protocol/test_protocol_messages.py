@@ -116,17 +116,32 @@ def test_wait_until_is_bounded() -> None:
 
 
 def test_escape_rule(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    (out / "files").mkdir(parents=True)
-    before = sandbox.snapshot(out, skip=out / "files")
-    (out / "files" / "fine.txt").write_text("inside")
-    assert sandbox.escapes(before, sandbox.snapshot(out, skip=out / "files")) == []
-    (out / "sub").mkdir()
-    (out / "sub" / "x").write_text("outside")
-    assert sandbox.escapes(before, sandbox.snapshot(out, skip=out / "files")) == [
-        "sub (created)",
-        "sub/x (created)",
-    ]
+    """The watch: the scenario's directory besides files/, one level of each directory up
+    to the root (created, removed, a file changed), nothing inside files/."""
+    root = tmp_path / "work"
+    files = root / "impl" / "family" / "s" / "files"
+    files.mkdir(parents=True)
+    (root / "notes.txt").write_text("the user's")
+    (root / "impl" / "family" / "earlier").mkdir()
+    watch = sandbox.EscapeWatch(files, root)
+    box = sandbox.Sandbox(None, {})
+    try:
+        (files / "fine.txt").write_text("inside")
+        assert watch.found(box) == []
+        (files.parent / "sub").mkdir()
+        (files.parent / "sub" / "x").write_text("outside")
+        (root / "impl" / "stray").write_text("two levels up")
+        (root / "notes.txt").write_text("changed by the testee")
+        (root / "impl" / "family" / "earlier").rmdir()
+        assert watch.found(box) == [
+            f"{files.parent}/sub (created)",
+            f"{files.parent}/sub/x (created)",
+            f"{root}/impl/family/earlier (removed)",
+            f"{root}/impl/stray (created)",
+            f"{root}/notes.txt (modified)",
+        ]
+    finally:
+        box.remove()
 
 
 def doc_exchange() -> list[tuple[str, str]]:

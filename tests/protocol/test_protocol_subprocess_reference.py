@@ -23,10 +23,11 @@ def tree(root: Path) -> dict[str, bytes | None]:
 
 
 def test_whole_corpus_identical_to_in_process(
-    corpus: list[Scenario], reference_argv: list[str], tmp_path: Path
+    corpus: list[Scenario], reference_argv: list[str], tmp_path: Path, sandbox: str
 ) -> None:
+    """In each sandbox (unconfined and, where it works, under bubblewrap)."""
     inproc = run_corpus(corpus, InProcessReference(), tmp_path / "inproc")
-    testee = SubprocessTestee(reference_argv)
+    testee = SubprocessTestee(reference_argv, sandbox=sandbox)
     try:
         sub = run_corpus(corpus, testee, tmp_path / "sub")
     finally:
@@ -37,6 +38,7 @@ def test_whole_corpus_identical_to_in_process(
     assert all(r.status == PASSED for r in sub), [r.explanation() for r in sub if not r.ok]
     assert testee.starts == 1, "one persistent process serves the whole corpus"
     assert testee.name == "reference"
+    assert {r.sandbox for r in sub} == {sandbox}
     assert tree(tmp_path / "sub") == tree(tmp_path / "inproc")
 
 

@@ -13,8 +13,10 @@ line that is not JSON), ``out_of_order`` (answers with the wrong seq), ``escape`
 next to ``files/`` and into its working directory), ``error`` (answers ``error``),
 ``bad_events`` (an event without ``event``), ``bad_hello`` (claims protocol 2),
 ``refuse_hello`` (answers hello with ``error``), ``hang_hello`` (never answers hello),
-``flood_events`` (answers with 110 000 tiny events), ``stdout_noise`` (prints a stray line
-before its reply), ``exit_silently`` (exits with status 0 without answering);
+``flood_events`` (answers with 110 000 tiny events), ``surrogate_error`` (answers
+``error`` whose message is the JSON escape ``\\ud800``: valid JSON, but a lone surrogate),
+``deep_reply`` (answers a ``done`` whose events nest 200 000 deep), ``stdout_noise`` (prints
+a stray line before its reply), ``exit_silently`` (exits with status 0 without answering);
 ``ignore_bye`` (stays alive after ``bye`` and end of input), ``orphan`` (starts a child
 process that holds stdout open, then exits with status 4); ``not_applicable`` is no fault:
 it answers the scenario's ``setup`` with ``not_applicable``, and ``none`` injects nothing.
@@ -32,6 +34,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,8 @@ FAULTS = (
     "orphan",
     "hang_hello",
     "flood_events",
+    "surrogate_error",
+    "deep_reply",
     "none",
 )
 
@@ -120,10 +125,13 @@ def main() -> int:
             if args.fault == "exit_silently":
                 os._exit(0)
             if args.fault == "orphan":
-                child = subprocess.Popen(
-                    [sys.executable, "-c", "import time; time.sleep(600)"]  # allow-sleep: orphan
+                # A token on its command line finds it from outside a PID namespace too.
+                token = f"orphan-{uuid.uuid4().hex}"
+                subprocess.Popen(
+                    [sys.executable, "-c", "import time; time.sleep(600)", token],  # allow-sleep
+                    start_new_session=True,  # out of the testee's process group, too
                 )
-                print(f"faulty testee: orphan pid {child.pid}", file=sys.stderr, flush=True)
+                print(f"faulty testee: orphan token {token}", file=sys.stderr, flush=True)
                 os._exit(4)
             if args.fault == "hang":
                 threading.Event().wait()
@@ -142,6 +150,13 @@ def main() -> int:
                     + "]}\n"
                 )
                 sys.stdout.flush()
+                continue
+            if args.fault == "surrogate_error":  # raw text: the escape, not a character
+                send(f'{{"type":"error","seq":{seq},"message":"\\ud800"}}')
+                continue
+            if args.fault == "deep_reply":
+                depth = 200_000
+                send(f'{{"type":"done","seq":{seq},"events":' + "[" * depth + "]" * depth + "}")
                 continue
         reply = server.handle(request)
         if reply is None:
