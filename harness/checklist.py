@@ -46,6 +46,7 @@ from harness.artifacts import (
 from harness.compare import files_under
 from harness.golden import GOLDEN_DIR
 from harness.runner import EXPECTED_DEVIATION, PASSED, UNEXPECTED_PASS, ScenarioResult
+from harness.safe_text import shown
 from harness.scenario import Scenario
 
 ITEMS = (
@@ -370,23 +371,36 @@ def reason_class(state: ItemState) -> str:
     return "missing" if state.why.startswith("no scenario backs it") else "failing"
 
 
+def _one_line(text: str) -> str:
+    """Text as rendered: on one line, every character a testee could slip in (an
+    implementation's name, a scenario id) escaped (:func:`harness.safe_text.shown`)."""
+    return shown(text, multiline=False)
+
+
 def render_markdown(checklists: Sequence[FileChecklist], implementation: str = "") -> str:
+    """The checklist as markdown; any text in any field gives valid UTF-8 with no control
+    character but newlines."""
     title = "Verification checklist" + (f": {implementation}" if implementation else "")
-    lines = [f"## {title}", ""]
+    lines = [f"## {_one_line(title)}", ""]
     for cl in checklists:
         origin = "" if cl.in_plan else " (added by this project)"
-        lines.append(f"### `{cl.path}`{origin} ({cl.done}/{len(cl.items)})")
+        lines.append(f"### `{_one_line(cl.path)}`{origin} ({cl.done}/{len(cl.items)})")
         lines.append("")
         for it in cl.items:
             mark = "x" if it.checked else " "
-            lines.append(f"- [{mark}] {label(it.item, implementation)} — {it.why}")
+            item, why = _one_line(label(it.item, implementation)), _one_line(it.why)
+            lines.append(f"- [{mark}] {item} — {why}")
         lines.append("")
     return "\n".join(lines)
 
 
 def render_html(checklists: Sequence[FileChecklist], implementation: str = "") -> str:
-    """An HTML fragment (no ``<html>``/``<body>``) for the parity page."""
-    esc = html.escape
+    """An HTML fragment (no ``<html>``/``<body>``) for the parity page; any text in any
+    field gives valid UTF-8 with no control character but newlines."""
+
+    def esc(text: str) -> str:
+        return html.escape(_one_line(text))
+
     title = "Verification checklist" + (f": {implementation}" if implementation else "")
     out = [f'<section class="checklist">\n<h2>{esc(title)}</h2>']
     for cl in checklists:

@@ -9,35 +9,56 @@ statuses, live here; each ``cmd_*`` function does one command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import os
 import select as io_select
 import shlex
-import shutil
+import signal
 import sys
 import tempfile
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness import certificate, checklist, fuzz, paths, report
+from harness.adapters import confine
 from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
+from harness.adapters.confine import Confinement, ConfinementError
+from harness.adapters.subprocess_testee import check_seconds
 from harness.artifacts import ArtifactKind, kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
 from harness.golden import GoldenError, check_corpus, regenerate, stale_dirs, verify_manifest
 from harness.paths import CORPUS_ROOT
-from harness.runner import ScenarioResult, all_passed, run_corpus, run_matrix
-from harness.safe_fs import MAX_READ_BYTES, open_regular
+from harness.runner import (
+    Interrupted,
+    RunInterrupted,
+    ScenarioResult,
+    all_passed,
+    coverage_problems,
+    parse_demand,
+    run_corpus,
+    run_matrix,
+    signal_of,
+)
+from harness.safe_fs import MAX_READ_BYTES, open_regular, remove_tree
+from harness.safe_text import shown, shown_name
 from harness.scenario import Scenario, ScenarioError, load_all
+from harness.workdir import WorkDir
+
+BUILT_IN = ("reference", "tf", "original")  # implementations that run in this process
 
 
-def make_implementation(spec: str, timeout: float = 30.0) -> Implementation:
+def make_implementation(
+    spec: str, timeout: float = 30.0, sandbox: str | Confinement = "auto"
+) -> Implementation:
     """``reference`` (in process), ``tf`` (the TensorFlow tier), ``original`` (the original
     Monolith modules of the checkout ``--monolith`` names), or a testee command line
-    (``timeout``: seconds the testee has for each reply)."""
+    (``timeout``: seconds the testee has for each reply; ``sandbox``: where it runs,
+    :mod:`harness.adapters.confine`)."""
     if spec == "reference":
         from harness.adapters.inprocess import InProcessReference
 
@@ -52,7 +73,7 @@ def make_implementation(spec: str, timeout: float = 30.0) -> Implementation:
         return OriginalTier()
     from harness.adapters.subprocess_testee import SubprocessTestee
 
-    return SubprocessTestee(shlex.split(spec), timeout=timeout)
+    return SubprocessTestee(shlex.split(spec), timeout=timeout, sandbox=sandbox)
 
 
 def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> list[Scenario]:
@@ -62,28 +83,52 @@ def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> lis
 
 
 def keep_outputs(
-    work: Path, temporary: bool, results: Sequence[ScenarioResult], dirs: Mapping[str, Path]
+    work: WorkDir, temporary: bool, results: Sequence[ScenarioResult], dirs: Mapping[str, Path]
 ) -> None:
     """Say on stderr where the outputs are. A directory the user named keeps everything;
-    a temporary one keeps only the failing scenarios' outputs, and goes if none failed."""
+    a temporary one keeps only the failing scenarios' outputs, and goes if none failed.
+    Removals go through ``work`` (:class:`~harness.workdir.WorkDir`): a link an
+    implementation planted is unlinked, never followed."""
     if not temporary:
-        print(f"outputs in {work}", file=sys.stderr)
+        print(f"outputs in {shown_name(work.path)}", file=sys.stderr)
         return
+    work.unlock()  # nobody else knows the directory
     failing = [r for r in results if r.counted and not r.ok]
     if not failing:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_work_dir(work)
         return
     for r in results:
         if (r.counted and not r.ok) or r.implementation not in dirs:
             continue
-        passed = dirs[r.implementation] / r.scenario
-        shutil.rmtree(passed, ignore_errors=True)
-        # Drop the directories it leaves empty (slot_count/ once all of it passed).
-        for parent in passed.parents:
-            if parent == work or not parent.is_dir() or any(parent.iterdir()):
-                break
-            parent.rmdir()
-    print(f"outputs of the {len(failing)} failing scenario(s) kept in {work}", file=sys.stderr)
+        rel = (dirs[r.implementation] / r.scenario).relative_to(work.path).as_posix()
+        with contextlib.suppress(OSError, ValueError):
+            work.remove(rel)
+            work.prune(rel)  # drop the directories it leaves empty (slot_count/, ...)
+    print(
+        f"outputs of the {len(failing)} failing scenario(s) kept in {shown_name(work.path)}",
+        file=sys.stderr,
+    )
+
+
+def remove_work_dir(work: WorkDir) -> None:
+    """Remove a temporary work directory and everything in it, through fds (a link in it
+    is unlinked, not followed)."""
+    parent = os.open(work.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(OSError):
+            remove_tree(parent, work.path.name)
+    finally:
+        os.close(parent)
+
+
+def _progress(verbose: bool) -> Callable[[ScenarioResult], None]:
+    if not verbose:
+        return lambda _: None
+    return lambda r: print(
+        f"{report.status_label(r):<18} {shown(r.implementation, multiline=False)}: "
+        f"{shown(r.scenario, multiline=False)}",
+        flush=True,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -94,19 +139,54 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     deviations = load_deviations(args.deviations, all_scenarios)
     check_corpus(Path(args.golden))  # a corrupted golden is reported as such, before judging
+    demands = [parse_demand(d) for d in args.min_served or ()]
+    confinement: str | Confinement = args.sandbox
+    if any(spec not in BUILT_IN for spec in args.impl or ()):
+        confinement = confine.resolve(args.sandbox)  # probed once, for every testee
+        if confinement.note:
+            print(f"sandbox: none ({confinement.note})", file=sys.stderr)
     temporary = not args.work
-    work = Path(tempfile.mkdtemp(prefix="parity-")) if temporary else Path(args.work)
-    results, columns = run_matrix(
-        args.impl or ["reference"],
-        lambda spec: make_implementation(spec, args.timeout),
-        scenarios,
-        work,
-        Path(args.golden),
-        deviations,
-        progress=(lambda r: print(f"{report.status_label(r):<18} {r.implementation}: {r.scenario}"))
-        if args.verbose
-        else (lambda r: None),
-    )
+    work = WorkDir(tempfile.mkdtemp(prefix="parity-") if temporary else args.work)
+    interrupted: RunInterrupted | None = None
+    try:
+        work.lock()
+        try:
+            results, columns = run_matrix(
+                args.impl or ["reference"],
+                lambda spec: make_implementation(spec, args.timeout, confinement),
+                scenarios,
+                work,
+                Path(args.golden),
+                deviations,
+                progress=_progress(args.verbose),
+            )
+        except RunInterrupted as e:
+            interrupted, results, columns = e, e.results, e.columns
+        with _signals_ignored():  # the verdict and the reports are not to be lost now
+            problems = coverage_problems(results, demands)
+            # The verdict first: a report that cannot be written loses nothing else.
+            print(report.terminal(results, problems=problems), flush=True)
+            errors = _write_reports(args, results, columns, all_scenarios)
+            for line in errors:
+                print(line, file=sys.stderr)
+            keep_outputs(work, temporary, results, {c.label: c.out_dir for c in columns})
+    finally:
+        work.close()
+    if interrupted is not None:
+        return 128 + interrupted.signum
+    if not all_passed(results, demands):
+        return 1
+    return 2 if errors else 0
+
+
+def _write_reports(
+    args: argparse.Namespace,
+    results: list[ScenarioResult],
+    columns: Sequence[Any],
+    all_scenarios: Sequence[Scenario],
+) -> list[str]:
+    """The optional reports (JUnit, HTML, checklist), each written atomically; returns
+    one line per report that could not be written."""
     checklists = [
         (
             c.label,
@@ -118,20 +198,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         for c in columns
     ]
-    report.write_reports(
+    errors = report.write_reports(
         results,
         Path(args.junit) if args.junit else None,
         Path(args.html) if args.html else None,
         extra_html="".join(checklist.render_html(c, name) for name, c in checklists),
     )
     if args.checklist:
-        Path(args.checklist).write_text(
-            "\n".join(checklist.render_markdown(c, name) for name, c in checklists),
-            encoding="utf-8",
-        )
-    print(report.terminal(results))
-    keep_outputs(work, temporary, results, {c.label: c.out_dir for c in columns})
-    return 0 if all_passed(results) else 1
+        text = "\n".join(checklist.render_markdown(c, name) for name, c in checklists)
+        try:
+            report.write_atomically(Path(args.checklist), text.encode("utf-8"))
+        except OSError as e:
+            why = f"[Errno {e.errno}] {e.strerror}" if e.strerror else str(e)
+            errors.append(f"cannot write --checklist {shown_name(args.checklist)}: {why}")
+    return errors
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore SIGINT, SIGTERM and SIGHUP for the block (the end of a run: its summary and
+    reports), then restore what was there."""
+    saved = {}
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            saved[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def cmd_regen(args: argparse.Namespace) -> int:
@@ -156,7 +251,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     problems += [f"{d}: golden output with no scenario" for d in stale]
     try:
         certified = certificate.check(scenarios, Path(args.golden))
-    except certificate.CertificateError as e:
+    except certificate.CertificateMissing as e:  # uncertified; an unreadable one exits 2
         problems.append(str(e))
     else:
         problems += certified.lines()
@@ -178,7 +273,16 @@ def cmd_certify(args: argparse.Namespace) -> int:
         print("\n".join(problems), file=sys.stderr)
         print("error: golden/ does not match its manifest; not certifying it", file=sys.stderr)
         return 2
-    impl = OriginalTier()
+    try:
+        impl = OriginalTier()
+    except ImportError as e:
+        print(
+            "error: certify runs the original Monolith hooks on TensorFlow, which cannot be "
+            f"imported here ({e}): install the tf extra (python3 -m pip install "
+            "'monolith-hook-parity[tf]'), or run python3 -m nox -s certify -- --monolith DIR",
+            file=sys.stderr,
+        )
+        return 2
     runs = []
     try:
         with tempfile.TemporaryDirectory(prefix="certify-") as work:
@@ -204,7 +308,7 @@ def cmd_certify(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     for s in load_all(args.fixtures):
         pins = f" [{', '.join(s.pins)}]" if s.pins else ""
-        print(f"{s.id}{pins}: {s.description}")
+        print(shown(f"{s.id}{pins}: {s.description}", multiline=False))
     return 0
 
 
@@ -223,14 +327,19 @@ def cmd_dump(args: argparse.Namespace) -> int:
     f, size = open_regular(path)  # regular files only: a fifo or /dev/zero is refused
     with f:  # type: ignore[attr-defined]
         if size > MAX_READ_BYTES and type(kind).render_stream is ArtifactKind.render_stream:
-            print(f"{path}: {size} bytes, more than {MAX_READ_BYTES} to show", file=sys.stderr)
+            print(
+                f"{shown_name(path)}: {size} bytes, more than {MAX_READ_BYTES} to show",
+                file=sys.stderr,
+            )
             return 1
         try:
             for piece in kind.render_stream(f, size):  # streamed, record by record
-                sys.stdout.write(piece + "\n")
+                sys.stdout.write(shown(piece) + "\n")  # the file's text may hold controls
         except (ValueError, UnicodeDecodeError) as e:
             sys.stdout.flush()
-            print(f"{path}: cannot read as {kind.name}: {e}", file=sys.stderr)
+            print(
+                f"{shown_name(path)}: cannot read as {kind.name}: {shown(str(e))}", file=sys.stderr
+            )
             return 1
     return 0
 
@@ -240,7 +349,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if a.is_dir() and b.is_dir():
         differences = compare_output(a, b)
         for d in differences:
-            print(d)
+            print(shown(str(d)))
         return 1 if differences else 0
     if args.kind_path:
         rel = args.kind_path
@@ -248,7 +357,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         rel = a.as_posix()
     else:
         print(
-            f"{a} is {kind_of(a.as_posix()).name}, {b} is {kind_of(b.as_posix()).name}: "
+            f"{shown_name(a)} is {kind_of(a.as_posix()).name}, {shown_name(b)} is "
+            f"{kind_of(b.as_posix()).name}: "
             "say which with --as",
             file=sys.stderr,
         )
@@ -256,12 +366,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     try:
         expected, actual = _read_artifact(a), _read_artifact(b)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {shown(str(e))}", file=sys.stderr)
         return 2
     if expected == actual:
         return 0
     kind = kind_of(rel)
-    print(f"{a} -> {b} [{kind.name}]: {kind.explain(rel, expected, actual, (str(a), str(b)))}")
+    explained = kind.explain(rel, expected, actual, (str(a), str(b)))
+    print(shown(f"{shown_name(a)} -> {shown_name(b)} [{kind.name}]: {explained}"))
     return 1
 
 
@@ -281,13 +392,18 @@ exit status:
   0    success: every counted scenario passed (run), the goldens are
        consistent (verify), the two sides are identical (diff), the file
        was shown (dump), the goldens were rewritten (regen)
-  1    a difference: a scenario failed or passed unexpectedly (run), a
-       golden problem or an uncertified scenario (verify), the original
-       disagreed (certify), the sides differ (diff), the file does not parse
-       as its kind (dump)
+  1    a difference: a scenario failed or passed unexpectedly, or an
+       implementation was judged on no scenario (all not applicable) or on
+       fewer than --min-served asks (run), a golden problem or an
+       uncertified scenario (verify), the original disagreed (certify), the
+       sides differ (diff), the file does not parse as its kind (dump)
   2    bad usage or bad input: an unknown option, an invalid scenario,
-       deviations or manifest file, a file that cannot be read, no
-       scenario selected
+       deviations, manifest or certificate file, a file that cannot be
+       read, no scenario selected, --sandbox bwrap where bubblewrap does
+       not work; (run) every scenario passed but a report could not be
+       written
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM, 129 by SIGHUP: the
+       partial summary is printed and the reports written for what ran
   141  standard output was closed early (e.g. piped into head)
 """
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a program killed by it
@@ -395,10 +511,26 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=30.0,
         metavar="SECONDS",
-        help="seconds a testee has for each reply (default: 30)",
+        help="seconds a testee has for each reply, finite and above 0 (default: 30)",
+    )
+    run.add_argument(
+        "--sandbox",
+        choices=confine.MODES,
+        default="auto",
+        help="where a testee runs: 'bwrap' (bubblewrap: read-only file system but the work "
+        "directory, no network, own PID namespace), 'none' (unconfined, watched), 'auto' "
+        "(bwrap when it works here, else none, saying why; the default)",
+    )
+    run.add_argument(
+        "--min-served",
+        action="append",
+        metavar="N|P%|FAMILY=N|FAMILY=P%",
+        help="fail unless each implementation was judged on (served) at least N scenarios, "
+        "or P%% of those selected, in all or in FAMILY; repeatable. Without it a run still "
+        "fails when an implementation served none",
     )
     run.add_argument(
         "--checklist", metavar="FILE", help="write the verification checklists here (markdown)"
@@ -540,7 +672,49 @@ def _stdout_closed() -> bool:
         return True
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    try:
+        return check_seconds(text, "seconds")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a finite number of seconds above 0"
+        ) from None
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP interrupt the command as Ctrl-C does (:class:`Interrupted`),
+    so a run ends its testees and prints its partial summary."""
+    saved = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            saved[sig] = signal.signal(sig, _interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _signals_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:  # outside a run: nothing to summarise
+            signum = signal_of(e)
+            print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+            return 128 + signum
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         _resolve_corpus(args)
@@ -560,6 +734,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return BROKEN_PIPE
-    except (ScenarioError, GoldenError, DeviationError, OSError, CheckoutFailure) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (
+        ScenarioError,
+        GoldenError,
+        DeviationError,
+        certificate.CertificateError,
+        OSError,
+        CheckoutFailure,
+        ConfinementError,
+    ) as e:
+        print(f"error: {shown(str(e))}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # a bad option value found after parsing (--min-served)
+        print(f"error: {shown(str(e))}", file=sys.stderr)
         return 2

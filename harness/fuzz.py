@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import re
 import shutil
@@ -41,12 +42,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import safe_text
+from harness.adapters import confine
 from harness.adapters.base import Implementation, ImplementationFailure
 from harness.compare import Difference, compare_output
 from harness.deviations import load_deviations
 from harness.driver import run_scenario
 from harness.golden import build_manifest, render_manifest
 from harness.scenario import Scenario, load_all, parse
+from harness.workdir import WorkDir
 
 FAMILIES = ("slot_count", "controller", "feature_dump", "barrier", "hook_utils")
 DEFAULT_WORK = ".parity-fuzz"
@@ -143,7 +147,7 @@ def declared_deviations(
     fixtures: Path,
     golden: Path,
     testee: Implementation,
-    work: Path,
+    work: WorkDir,
 ) -> DeclaredDeviations:
     if path is None:
         return DeclaredDeviations()
@@ -153,10 +157,10 @@ def declared_deviations(
     for scenario in corpus:
         if deviations.expected_to_fail(scenario.id) is None:
             continue
-        out = work / "declared" / scenario.id
-        output = run_scenario(scenario, testee, out)
+        out = work.path / "out" / "declared" / scenario.id
+        output = run_scenario(scenario, testee, out, work)
         marks |= fingerprint(
-            scenario.family, compare_output(golden / scenario.id, out), output.failure
+            scenario.family, _differences(golden / scenario.id, work, out), output.failure
         )
     return DeclaredDeviations(frozenset(marks))
 
@@ -203,6 +207,7 @@ class FuzzOptions:
     timeout: float = 30.0
     fixtures: Path | None = None
     golden: Path | None = None
+    sandbox: str = "auto"
 
 
 @dataclass
@@ -221,6 +226,20 @@ def as_scenario(data: dict[str, Any]) -> Scenario:
     return parse(data, f"{data['family']}/fuzz", "generated scenario")
 
 
+def _differences(expected: Path, work: WorkDir, out: Path) -> list[Difference]:
+    """How ``out`` (in ``work``) differs from ``expected``, read through a fd opened from
+    the work directory (a link the testee planted on the way is not followed)."""
+    rel = out.relative_to(work.path).as_posix()
+    try:
+        fd = work.open_dir(rel)
+    except (OSError, ValueError) as e:
+        return [Difference(rel, "output", f"cannot be read safely: {e}")]
+    try:
+        return compare_output(expected, fd)
+    finally:
+        os.close(fd)
+
+
 class _Session:
     """One fuzzing session: the two implementations, the counts and the clock."""
 
@@ -231,6 +250,7 @@ class _Session:
         testee: Implementation,
         declared: DeclaredDeviations,
         say: Callable[[str], None],
+        work: WorkDir,
     ) -> None:
         self.options = options
         self.against = against
@@ -244,10 +264,12 @@ class _Session:
         self.reported: set[frozenset[tuple[str, ...]]] = set()
         self.cache: dict[str, Finding | object | None] = {}
         self.found_after: list[int] = []  # examples compared when each search round hit
+        self.searched = 0  # examples the search ran, over every round (what --examples bounds)
         self.round_failures: list[Finding] = []
         self.shrink_deadline: float | None = None
         self.shrink_started: float | None = None
-        self.work = options.work / "out"
+        self.workdir = work
+        self.work = work.path / "out"
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -278,6 +300,8 @@ class _Session:
             outcome = self.cache[key] = self._compare(data)
         if outcome is _SKIP:
             reject()
+        if self.shrink_deadline is None:  # shrinking does not use up --examples
+            self.searched += 1
         if not isinstance(outcome, Finding):
             return
         if outcome.signature() in self.reported:  # --keep-going: one of a kind reported
@@ -300,17 +324,17 @@ class _Session:
         reference failed, or the testee answered not applicable), or the divergence."""
         scenario = as_scenario(data)
         ref_dir, testee_dir = self.work / "against", self.work / "testee"
-        ref = run_scenario(scenario, self.against, ref_dir)
+        ref = run_scenario(scenario, self.against, ref_dir, self.workdir)
         if ref.failure is not None or ref.not_applicable is not None:
             self.counts.skipped += 1
             return _SKIP
-        out = run_scenario(scenario, self.testee, testee_dir)
+        out = run_scenario(scenario, self.testee, testee_dir, self.workdir)
         if out.not_applicable is not None:
             self.counts.skipped += 1
             return _SKIP
         self.counts.compared[scenario.family] += 1
         self.counts.examples_digest.update(json.dumps(data, sort_keys=True).encode("utf-8"))
-        differences = compare_output(ref_dir, testee_dir)
+        differences = _differences(ref_dir, self.workdir, testee_dir)
         if not differences and out.failure is None:
             return None
         stderr = getattr(self.testee, "scenario_stderr", None)
@@ -329,7 +353,7 @@ class _Session:
 
         families = list(self.options.families)
         database = DirectoryBasedExampleDatabase(
-            str(self.options.work / "examples" / "-".join(sorted(families)))
+            str(self.workdir.path / "examples" / "-".join(sorted(families)))
         )
         phases = [Phase.explicit, Phase.generate, Phase.shrink]
         if reuse:
@@ -342,7 +366,11 @@ class _Session:
         # seed fixes the generation and found examples are still stored and replayed.
         differential._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
         test = settings(
-            max_examples=self.options.examples or MAX_EXAMPLES,
+            max_examples=(
+                MAX_EXAMPLES
+                if self.options.examples is None
+                else max(1, self.options.examples - self.searched)
+            ),
             deadline=None,
             database=database,
             phases=phases,
@@ -436,11 +464,9 @@ def save_finding(finding: Finding, against: Implementation, save: Path, seed: in
 
 def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> FuzzResult:
     """Search for divergences; see the module docstring. Raises :class:`FuzzSetupError`
-    (exit 2) when it cannot start."""
-    from harness.cli import make_implementation
-    from harness.golden import GOLDEN_DIR
-    from harness.scenario import FIXTURES_DIR
-
+    (exit 2) when it cannot start. Everything it writes -- outputs, the example database,
+    hypothesis's own caches -- stays in ``options.work``, which it locks; a testee (run in
+    ``options.sandbox``) that writes outside its ``files/`` there diverges."""
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     try:
         import hypothesis  # noqa: F401
@@ -452,9 +478,38 @@ def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> Fuzz
     if unknown:
         raise FuzzSetupError(f"--family: no family {', '.join(unknown)} ({', '.join(FAMILIES)})")
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(1 << 32)
-    options.work.mkdir(parents=True, exist_ok=True)
-    against = make_implementation(options.against, options.timeout)
-    testee = make_implementation(options.impl, options.timeout)
+    try:
+        work = WorkDir(options.work)
+        work.lock()
+    except OSError as e:
+        raise FuzzSetupError(f"--work {options.work}: {e}") from e
+    # Hypothesis keeps caches in a home directory (./.hypothesis by default): here, it
+    # is the fuzz work directory's, like the example database.
+    from hypothesis import configuration
+
+    home = configuration.storage_directory()
+    configuration.set_hypothesis_home_dir(str(work.path / "hypothesis"))
+    try:
+        return _fuzz(options, seed, work, say)
+    finally:
+        configuration.set_hypothesis_home_dir(str(home))
+        work.close()
+
+
+def _fuzz(options: FuzzOptions, seed: int, work: WorkDir, say: Callable[[str], None]) -> FuzzResult:
+    from harness.cli import make_implementation
+    from harness.golden import GOLDEN_DIR
+    from harness.scenario import FIXTURES_DIR
+
+    try:
+        against = make_implementation(options.against, options.timeout, options.sandbox)
+        testee = make_implementation(options.impl, options.timeout, options.sandbox)
+    except ValueError as e:
+        raise FuzzSetupError(str(e)) from e
+    for impl in (against, testee):
+        watch = getattr(impl, "watch", None)
+        if watch is not None:  # the whole fuzz work directory: escapes are divergences
+            watch(work.path)
     try:
         try:
             served = set(testee.capabilities().get("families", FAMILIES))
@@ -472,13 +527,13 @@ def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> Fuzz
             options.fixtures or FIXTURES_DIR,
             options.golden or GOLDEN_DIR,
             testee,
-            options.work / "out",
+            work,
         )
         say(
             f"fuzz: {options.impl} against {options.against}, families {', '.join(families)}, "
             f"seed {seed}, {options.seconds:g}s"
         )
-        session = _Session(options, against, testee, declared, say)
+        session = _Session(options, against, testee, declared, say, work)
         findings: list[Finding] = []
         round_seed = seed
         while True:
@@ -490,8 +545,10 @@ def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> Fuzz
             findings.append(finding)
             say(report_finding(finding))
             session.reported.add(finding.signature())
-            if not options.keep_going or session.elapsed() >= options.seconds:
-                break
+            if not options.keep_going or time.monotonic() >= session.deadline:
+                break  # the search budget, shrinking not counted
+            if options.examples is not None and session.searched >= options.examples:
+                break  # --examples in all, over every round
             round_seed = (round_seed * 6364136223846793005 + 1442695040888963407) % (1 << 64)
         say(session.counts.line(session.elapsed()))
         say(f"fuzz: examples digest {session.counts.examples_digest.hexdigest()[:16]}")
@@ -513,7 +570,7 @@ def report_finding(finding: Finding) -> str:
     ]
     if finding.saved is not None:
         lines.append(f"saved as {finding.saved}")
-    return "\n".join(lines)
+    return safe_text.shown("\n".join(lines))  # the testee's words, escaped
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -556,9 +613,29 @@ def register(sub: Any) -> None:
         "--keep-going", action="store_true", help="after a divergence, look for other kinds"
     )
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds a testee has for each reply"
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds a testee has for each reply (finite, above 0)",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=confine.MODES,
+        default="auto",
+        help="where the testee runs (as for run: bwrap, none, auto)",
     )
     p.set_defaults(fn=cmd_fuzz)
+
+
+def _seconds(text: str) -> float:
+    from harness.adapters.subprocess_testee import check_seconds
+
+    try:
+        return check_seconds(text, "seconds")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a finite number of seconds above 0"
+        ) from None
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
@@ -580,10 +657,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         fixtures=Path(args.fixtures),
         golden=Path(args.golden),
+        sandbox=args.sandbox,
     )
     try:
         result = fuzz(options)
-    except FuzzSetupError as e:
+    except (FuzzSetupError, confine.ConfinementError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_SETUP
     return result.exit_code

@@ -21,6 +21,7 @@ protocol's deadlines govern, not pytest's fixed default.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,12 +30,15 @@ from typing import Any
 import pytest
 
 from harness import checklist, protocol, report
+from harness.adapters import confine
 from harness.deviations import Deviations, load_deviations
 from harness.golden import GOLDEN_DIR, check_corpus
-from harness.runner import ScenarioResult, judge
+from harness.runner import Demand, ScenarioResult, coverage_problems, judge, parse_demand
 from harness.scenario import FIXTURES_DIR, Scenario, load_all
+from harness.workdir import WorkDir
 
 RESULTS = pytest.StashKey[list[ScenarioResult]]()
+PROBLEMS = pytest.StashKey[list[str]]()
 SCENARIOS = pytest.StashKey[list[Scenario]]()
 ITEM_RESULT = pytest.StashKey[ScenarioResult]()
 REPORT_FIELD = "parity_result"
@@ -57,10 +61,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--parity-fixtures", default=str(FIXTURES_DIR), help="scenario directory")
     group.addoption("--parity-golden", default=str(GOLDEN_DIR), help="golden directory")
     group.addoption(
-        "--parity-timeout", type=float, default=30.0, help="seconds a testee has for each reply"
+        "--parity-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds a testee has for each reply (finite, above 0)",
+    )
+    group.addoption(
+        "--parity-sandbox",
+        choices=confine.MODES,
+        default="auto",
+        help="where a testee runs: bwrap, none, or auto (bwrap when it works here)",
+    )
+    group.addoption(
+        "--parity-min-served",
+        action="append",
+        type=_demand,
+        default=[],
+        metavar="N|P%|FAMILY=N|FAMILY=P%",
+        help="fail unless the implementation served at least this many scenarios "
+        "(repeatable); without it, serving none fails the session",
     )
     group.addoption("--parity-html", default=None, help="write the HTML parity page here")
     group.addoption("--parity-junit", default=None, help="write the parity JUnit XML here")
+
+
+def _seconds(text: str) -> float:
+    from harness.adapters.subprocess_testee import check_seconds
+
+    try:
+        return check_seconds(text, "--parity-timeout")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _demand(text: str) -> Demand:
+    try:
+        return parse_demand(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def is_xdist_worker(config: pytest.Config) -> bool:
@@ -140,12 +178,29 @@ class Unloadable:
 
 
 @pytest.fixture(scope="session")
-def parity_impl(request: pytest.FixtureRequest) -> Iterator[Any]:
+def parity_work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkDir]:
+    """The session's work directory (one per xdist worker): every scenario's outputs go
+    to ``<work>/<scenario id>/``; a confined testee may write nowhere else."""
+    work = WorkDir(tmp_path_factory.mktemp("parity-work"))
+    work.lock()
+    yield work
+    work.close()
+
+
+@pytest.fixture(scope="session")
+def parity_impl(request: pytest.FixtureRequest, parity_work: WorkDir) -> Iterator[Any]:
     from harness.cli import make_implementation
 
     spec = request.config.getoption("--impl")
     try:
-        impl = make_implementation(spec, request.config.getoption("--parity-timeout"))
+        impl = make_implementation(
+            spec,
+            request.config.getoption("--parity-timeout"),
+            request.config.getoption("--parity-sandbox"),
+        )
+        watch = getattr(impl, "watch", None)
+        if watch is not None:  # before anything starts it: where it may write
+            watch(parity_work.path)
     except Exception as e:  # reported once per scenario as 'not run', with this reason
         impl = Unloadable(spec, e)
     yield impl
@@ -174,20 +229,19 @@ def parity_judge(
     parity_impl: Any,
     parity_deviations: Deviations,
     parity_golden: Path,
-    tmp_path: Path,
+    parity_work: WorkDir,
 ) -> Any:
-    """Call with a scenario: runs it, records the result, returns it."""
+    """Call with a scenario: runs it (outputs in ``<session work>/<scenario id>/``),
+    records the result, returns it."""
 
     def run(scenario: Scenario) -> ScenarioResult:
-        watch = getattr(parity_impl, "watch", None)
-        if watch is not None:
-            watch(tmp_path)  # the test's own directory: escapes anywhere in it are caught
         result = judge(
             scenario,
             parity_impl,
-            tmp_path / "out",
+            parity_work.path / scenario.id,
             parity_golden,
             parity_deviations,
+            root=parity_work,
         )
         request.node.stash[ITEM_RESULT] = result
         return result
@@ -220,13 +274,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.pluginmanager.register(_Collector(session.config), "parity-collector")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A session whose implementation served no scenario (or fewer than
+    ``--parity-min-served`` asks) fails, whatever its tests did: skipped tests alone are
+    no proof of parity."""
+    config = session.config
+    if is_xdist_worker(config):
+        return
+    results = config.stash.get(RESULTS, [])
+    problems = coverage_problems(results, config.getoption("--parity-min-served") or ())
+    config.stash[PROBLEMS] = problems
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = report.sort_results(config.stash.get(RESULTS, []))
     if not results or is_xdist_worker(config):
         return
     terminalreporter.section("parity")
-    for line in report.terminal(results).splitlines():
-        terminalreporter.write_line(line)
+    problems = config.stash.get(PROBLEMS, [])
+    for line in report.terminal(results, problems=problems).splitlines():
+        terminalreporter.write_line(line, red=line in problems)
     html_path, junit = config.getoption("--parity-html"), config.getoption("--parity-junit")
     extra = ""
     if html_path:
@@ -235,12 +305,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 rows, _scenarios(config), Path(config.getoption("--parity-golden"))
             )
             extra += checklist.render_html(states, impl)
-    report.write_reports(
+    errors = report.write_reports(
         results,
         Path(junit) if junit else None,
         Path(html_path) if html_path else None,
         extra_html=extra,
+        junit_option="--parity-junit",
+        html_option="--parity-html",
     )
-    for path in (html_path, junit):
-        if path:
+    for line in errors:
+        terminalreporter.write_line(line, red=True)
+    for option, path in (("--parity-html", html_path), ("--parity-junit", junit)):
+        if path and not any(e.startswith(f"cannot write {option} ") for e in errors):
             terminalreporter.write_line(f"wrote {path}")

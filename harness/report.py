@@ -1,8 +1,18 @@
-"""Reports: the terminal summary, JUnit XML for CI, and a self-contained HTML parity page."""
+"""Reports: the terminal summary, JUnit XML for CI, and a self-contained HTML parity page.
+
+Every writer is total: results carry text a testee produced (error messages, its stderr,
+file names decoded with ``surrogateescape``, reasons, its name), and any ``str`` in any
+field gives a report that encodes as UTF-8, holds no control character but newline and tab
+(JUnit: well-formed XML) and still shows the text, escaped by :func:`harness.safe_text.shown`
+at the point it is written. :func:`write_reports` writes each file atomically and returns
+what it could not write instead of raising.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
@@ -11,12 +21,15 @@ from pathlib import Path
 from harness.runner import (
     EXPECTED_DEVIATION,
     FAILED,
+    IN_PROCESS,
+    INTERRUPTED,
     NOT_APPLICABLE,
     NOT_RUN,
     PASSED,
     UNEXPECTED_PASS,
     ScenarioResult,
 )
+from harness.safe_text import shown, shown_name
 
 
 def _plural(n: int, word: str) -> str:
@@ -28,26 +41,58 @@ def _plural(n: int, word: str) -> str:
 def summary_line(results: Sequence[ScenarioResult]) -> str:
     """One implementation's results in the one wording every entry point prints:
 
-    ``NAME: N passed[ (N relaxed)], N failed[, N not applicable][, N not run][ (N expected
-    deviation[s], N unexpected pass[es])]`` -- expected deviations count as passed,
+    ``NAME: N passed[ (N relaxed)], N failed[, N not applicable][, N not run[:
+    interrupted]][ (N expected deviation[s], N unexpected pass[es])][; served N of M[, N
+    not applicable in a family it serves]]`` -- expected deviations count as passed,
     unexpected passes as failed; a pass that needed a declared relaxation
     (docs/deviations.md) counts as passed and again as relaxed; not-applicable scenarios are
     neither (pytest shows them as skipped); a scenario not run (its implementation could
-    not load or start) fails the run.
+    not load or start, or the run was interrupted) fails the run. When not every scenario
+    was judged, ``served N of M`` says how many were, and how many of the rest the
+    implementation declined in a family its hello claims to serve.
     """
     counts = Counter(r.status for r in results)
     relaxed = sum(r.relaxed_pass for r in results)
-    name = results[0].implementation if results else "(none)"
+    name = _name(results[0].implementation) if results else "(none)"
     line = (
         f"{name}: {counts[PASSED] + counts[EXPECTED_DEVIATION]} passed"
         + (f" ({relaxed} relaxed)" if relaxed else "")
         + f", {counts[FAILED] + counts[UNEXPECTED_PASS]} failed"
     )
-    for status in (NOT_APPLICABLE, NOT_RUN):
-        if counts[status]:
-            line += f", {counts[status]} {status}"
+    if counts[NOT_APPLICABLE]:
+        line += f", {counts[NOT_APPLICABLE]} {NOT_APPLICABLE}"
+    if counts[NOT_RUN]:
+        line += f", {counts[NOT_RUN]} {NOT_RUN}"
+        if any(r.status == NOT_RUN and r.reason == INTERRUPTED for r in results):
+            line += f": {INTERRUPTED}"
     extras = [_plural(counts[s], s) for s in (EXPECTED_DEVIATION, UNEXPECTED_PASS) if counts[s]]
-    return line + (f" ({', '.join(extras)})" if extras else "")
+    line += f" ({', '.join(extras)})" if extras else ""
+    served = sum(r.counted for r in results)
+    if served < len(results):
+        line += f"; served {served} of {len(results)}"
+        declined = sum(r.status == NOT_APPLICABLE and r.served_family for r in results)
+        if declined:
+            line += f", {declined} {NOT_APPLICABLE} in a family it serves"
+    return line
+
+
+def sandboxes(results: Sequence[ScenarioResult]) -> dict[str, str]:
+    """Implementation -> the sandbox it ran in, for those that ran as a process."""
+    found: dict[str, str] = {}
+    for r in results:
+        if r.sandbox and r.sandbox != IN_PROCESS:
+            found.setdefault(r.implementation, r.sandbox)
+    return found
+
+
+def _name(text: object) -> str:
+    """A name or id (an implementation, a scenario, a pin, a status) on one line, safe."""
+    return shown(str(text), multiline=False)
+
+
+def _lines(text: object) -> list[str]:
+    """Text that may span lines, safe, one list item per line."""
+    return shown(str(text)).splitlines()
 
 
 def status_label(r: ScenarioResult) -> str:
@@ -68,26 +113,35 @@ def summary_lines(results: Sequence[ScenarioResult]) -> list[str]:
     return [summary_line(rows) for rows in by_implementation(results).values()]
 
 
-def terminal(results: Sequence[ScenarioResult], verbose: bool = False) -> str:
+def terminal(
+    results: Sequence[ScenarioResult], verbose: bool = False, problems: Sequence[str] = ()
+) -> str:
     """Every result that is not ok (all with ``verbose``), then one summary line per
-    implementation. Scenarios not run are one line per implementation, with the reason."""
+    implementation, the sandbox of each that ran as a process, and ``problems`` (what a
+    run fails on beyond its scenarios: :func:`harness.runner.coverage_problems`).
+    Scenarios not run are one line per implementation, with the reason."""
     lines = []
     for impl, rows in by_implementation(results).items():
         skipped = [r for r in rows if r.status == NOT_RUN]
         for r in rows:
             if r.status == NOT_RUN or (r.ok and not verbose):
                 continue
-            lines.append(f"{status_label(r).upper():<18} {r.implementation}: {r.scenario}")
+            label = _name(status_label(r).upper())
+            lines.append(f"{label:<18} {_name(r.implementation)}: {_name(r.scenario)}")
             if r.status == NOT_APPLICABLE:
-                lines.append(f"    {r.reason}")
+                where = "in a family it serves: " if r.served_family else ""
+                lines += ["    " + where + line for line in _lines(r.reason)[:1]]
+                lines += ["    " + line for line in _lines(r.reason)[1:]]
             elif not r.ok:
-                lines += ["    " + line for line in r.explanation().splitlines()]
+                lines += ["    " + line for line in _lines(r.explanation())]
             elif r.relaxed_pass:
-                lines += [f"    relaxed: {note}" for note in r.relaxed]
+                lines += [f"    relaxed: {shown(note)}" for note in r.relaxed]
         if skipped:
-            lines.append(f"{NOT_RUN.upper():<18} {impl}: {len(skipped)} scenario(s)")
-            lines += ["    " + line for line in str(skipped[0].reason).splitlines()]
+            lines.append(f"{NOT_RUN.upper():<18} {_name(impl)}: {len(skipped)} scenario(s)")
+            lines += ["    " + line for line in _lines(skipped[0].reason)]
+    lines += [f"{_name(impl)}: sandbox {_name(mode)}" for impl, mode in sandboxes(results).items()]
     lines += summary_lines(results)
+    lines += [_name(p) for p in problems]
     return "\n".join(lines)
 
 
@@ -99,11 +153,14 @@ def sort_results(results: Sequence[ScenarioResult]) -> list[ScenarioResult]:
 
 
 def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes:
+    """JUnit XML: one suite per implementation, one case per scenario."""
+    suite = _name(suite)
     suites = ET.Element("testsuites")
     by_impl: dict[str, list[ScenarioResult]] = {}
     for r in results:
         by_impl.setdefault(r.implementation, []).append(r)
-    for impl, rows in by_impl.items():
+    for raw_impl, rows in by_impl.items():
+        impl = _name(raw_impl)
         failures = sum(r.counted and not r.ok for r in rows)
         node = ET.SubElement(
             suites,
@@ -118,31 +175,37 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
         # JUnit has no "relaxed" outcome: a relaxed pass is a pass, counted in a property
         # of its suite and named in a property of its case, with what was accepted.
         relaxed = sum(r.relaxed_pass for r in rows)
-        if relaxed:
+        mode = sandboxes(rows).get(raw_impl)
+        if relaxed or mode:
             properties = ET.SubElement(node, "properties")
-            ET.SubElement(properties, "property", name="relaxed", value=str(relaxed))
+            if relaxed:
+                ET.SubElement(properties, "property", name="relaxed", value=str(relaxed))
+            if mode:
+                ET.SubElement(properties, "property", name="sandbox", value=_name(mode))
         for r in rows:
             case = ET.SubElement(
                 node,
                 "testcase",
                 classname=f"{suite}.{impl}",
-                name=r.scenario,
+                name=_name(r.scenario),
                 time=f"{r.seconds:.3f}",
             )
             if r.relaxed_pass:
                 props = ET.SubElement(case, "properties")
                 for note in r.relaxed:
-                    ET.SubElement(props, "property", name="relaxed", value=note)
+                    ET.SubElement(props, "property", name="relaxed", value=shown(note))
             if r.status == EXPECTED_DEVIATION:
-                ET.SubElement(case, "skipped", message=f"expected deviation: {r.reason}")
+                message = f"expected deviation: {shown(str(r.reason))}"
+                ET.SubElement(case, "skipped", message=message)
             elif r.status == NOT_APPLICABLE:
-                ET.SubElement(case, "skipped", message=f"not applicable: {r.reason}")
+                message = f"not applicable: {shown(str(r.reason))}"
+                ET.SubElement(case, "skipped", message=message)
             elif r.status == NOT_RUN:
                 error = ET.SubElement(case, "error", message=NOT_RUN)
-                error.text = str(r.reason)
+                error.text = shown(str(r.reason))
             elif not r.ok:
-                failure = ET.SubElement(case, "failure", message=r.status)
-                failure.text = r.explanation()
+                failure = ET.SubElement(case, "failure", message=_name(r.status))
+                failure.text = shown(r.explanation())
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
 
@@ -202,7 +265,10 @@ q.addEventListener('input',apply);bad.addEventListener('change',apply);apply();
 def _cell(r: ScenarioResult | None) -> str:
     if r is None:
         return '<td class="na">not run</td>'
-    esc = html.escape
+
+    def esc(text: object) -> str:
+        return html.escape(shown(str(text)))
+
     if r.relaxed_pass:  # a pass, marked: what the relaxation accepted is one click away
         notes = esc("\n".join(r.relaxed))
         return (
@@ -212,17 +278,17 @@ def _cell(r: ScenarioResult | None) -> str:
     parts = [f'<span class="status">{esc(r.status)}</span>']
     if r.status == NOT_RUN:  # the reason is in the column's head, once
         pass
-    elif r.status in (FAILED, UNEXPECTED_PASS):
-        # What needs fixing is shown whole; a long one scrolls inside its own box.
-        parts.append(f"<pre>{esc(r.explanation())}</pre>")
     elif r.status in (EXPECTED_DEVIATION, NOT_APPLICABLE):
-        parts.append(f'<div class="reason">{esc(str(r.reason))}</div>')
+        parts.append(f'<div class="reason">{esc(r.reason)}</div>')
         if r.explanation():
             parts.append(
                 f"<details><summary>what differs</summary><pre>{esc(r.explanation())}</pre>"
                 "</details>"
             )
-    return f'<td class="result {_CLASS[r.status]}">{"".join(parts)}</td>'
+    elif r.status != PASSED:  # failed, unexpected pass (or a status the page does not know)
+        # What needs fixing is shown whole; a long one scrolls inside its own box.
+        parts.append(f"<pre>{esc(r.explanation())}</pre>")
+    return f'<td class="result {_CLASS.get(r.status, "failed")}">{"".join(parts)}</td>'
 
 
 def html_page(
@@ -236,37 +302,77 @@ def html_page(
 
     def rank(scenario: str) -> tuple[int, str]:
         statuses = [cell[scenario, i].status for i in impls if (scenario, i) in cell]
-        return min(_RANK[s] for s in statuses), scenario
+        return min(_RANK.get(s, 0) for s in statuses), scenario
+
+    def esc(text: object) -> str:  # a name or id, on one line
+        return html.escape(_name(text))
 
     rows = []
     for s in sorted(pins, key=rank):
         bad = rank(s)[0] == 0
-        text = html.escape(" ".join([s, *pins[s]]).lower(), quote=True)
+        text = esc(" ".join([s, *pins[s]]).lower())
         tds = "".join(_cell(cell.get((s, impl))) for impl in impls)
         rows.append(
-            f'<tr data-text="{text}" data-bad="{int(bad)}"><th class="sid">{html.escape(s)}</th>'
-            f'<td class="pins">{html.escape(", ".join(pins[s]))}</td>{tds}</tr>'
+            f'<tr data-text="{text}" data-bad="{int(bad)}"><th class="sid">{esc(s)}</th>'
+            f'<td class="pins">{esc(", ".join(pins[s]))}</td>{tds}</tr>'
         )
     not_run = {r.implementation: r.reason for r in results if r.status == NOT_RUN}
     head = "".join(
-        f"<th>{html.escape(i)}"
-        + (f"<br>not run: {html.escape(str(not_run[i]))}" if i in not_run else "")
+        f"<th>{esc(i)}"
+        + (f"<br>not run: {html.escape(shown(str(not_run[i])))}" if i in not_run else "")
         + "</th>"
         for i in impls
     )
+    modes = sandboxes(results)
     summaries = "".join(
-        f"<li><b>{html.escape(name)}</b>{html.escape(summary_line(rows)[len(name) :])}</li>"
+        f"<li><b>{esc(name)}</b>{html.escape(summary_line(rows)[len(_name(name)) :])}</li>"
         for name, rows in by_implementation(results).items()
+    ) + "".join(
+        f'<li class="sandbox"><b>{esc(name)}</b> ran in sandbox: {esc(mode)}</li>'
+        for name, mode in modes.items()
     )
+    title = esc(title)
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><ul>{summaries}</ul>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{title}</h1><ul>{summaries}</ul>"
         '<div class="filter"><input type="search" id="q" placeholder="filter: scenario or quirk">'
         '<label><input type="checkbox" id="bad"> failures only</label>'
         '<span id="shown"></span></div>'
         f"<table><tr><th>scenario</th><th>pins</th>{head}</tr>{''.join(rows)}</table>"
-        f"{extra_html}<script>{_SCRIPT}</script></body></html>\n"
+        f"{shown(extra_html)}<script>{_SCRIPT}</script></body></html>\n"
     )
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, renamed
+    over ``path`` once complete: a reader (or a crash, or a full disk) never sees part of
+    it, and on any error the temporary file is removed and what was at ``path`` is left
+    as it was. The file gets the usual permissions (0666 less the umask)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        # a dot file, its name kept short enough for any file system's limit
+        temporary = path.with_name(f".{path.name[:32]}.{os.urandom(4).hex()}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name next to {shown_name(path)}")
+    try:
+        with open(fd, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        return f"[Errno {exc.errno}] {exc.strerror}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def write_reports(
@@ -274,11 +380,27 @@ def write_reports(
     junit: Path | None = None,
     html_path: Path | None = None,
     extra_html: str = "",
-) -> None:
+    *,
+    junit_option: str = "--junit",
+    html_option: str = "--html",
+) -> list[str]:
+    """Write the JUnit XML and the HTML page that were asked for, each atomically (see
+    :func:`write_atomically`). A report that cannot be written does not stop the other:
+    the errors are returned, one line each (``cannot write --junit PATH: [Errno 28] No
+    space left on device``; the options named as the caller's command line spells them),
+    and an empty list when every report was written."""
     results = sort_results(results)
-    if junit:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_bytes(junit_xml(results))
-    if html_path:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(html_page(results, extra_html=extra_html), encoding="utf-8")
+    errors = []
+    wanted = (
+        (junit_option, junit, lambda: junit_xml(results)),
+        (html_option, html_path, lambda: html_page(results, extra_html=extra_html).encode()),
+    )
+    for option, path, render in wanted:
+        if not path:
+            continue
+        try:
+            write_atomically(Path(path), render())
+        except Exception as exc:  # reported; the other report is still written
+            why = shown(_error_text(exc), multiline=False)
+            errors.append(f"cannot write {option} {shown_name(path)}: {why}")
+    return errors

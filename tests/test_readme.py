@@ -35,4 +35,4 @@ def test_every_command_named_exists() -> None:
 def test_exit_statuses_match_the_help() -> None:
     in_help = re.findall(r"^  (\d+) ", cli.EXIT_CODES, re.M)
     in_readme = re.findall(r"`(\d+)` ", README[README.index("Exit status:") :])
-    assert in_help == in_readme == ["0", "1", "2", "141"]
+    assert in_help == in_readme == ["0", "1", "2", "130", "141"]

@@ -101,7 +101,7 @@ def test_hostile_implementation_name_stays_inside_work(
     status = cli.main(["run", "--impl", " ".join(argv), "--work", str(work), "-k", VICTIM])
     assert status == 0
     assert (victim / VICTIM / "keep.txt").read_text() == "not the harness's to delete"
-    assert sorted(p.name for p in work.iterdir()) == [dir_name(name)]
+    assert sorted(p.name for p in work.iterdir()) == [".parity-lock", dir_name(name)]
     assert (work / dir_name(name) / VICTIM / "trace.jsonl").is_file()
 
 
@@ -176,8 +176,9 @@ def test_an_implementation_that_cannot_load_is_one_column(
     assert report.terminal(results).splitlines() == [
         "NOT RUN            tf: 2 scenario(s)",
         "    cannot load 'tf': ImportError: No module named 'tensorflow'",
+        f"reference: sandbox {results[0].sandbox}",
         "reference: 2 passed, 0 failed",
-        "tf: 0 passed, 0 failed, 2 not run",
+        "tf: 0 passed, 0 failed, 2 not run; served 0 of 2",
     ]
 
 

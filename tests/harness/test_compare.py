@@ -145,5 +145,9 @@ def test_not_applicable_is_reported_as_skipped(tmp_path):
     scenario = load_all()[0]
     result = judge(scenario, NoBarrier(), tmp_path / "out")
     assert (result.status, result.reason) == (NOT_APPLICABLE, "no barrier here")
-    assert summary_line([result]) == "reference: 0 passed, 0 failed, 1 not applicable"
+    assert result.served_family  # the reference serves every family
+    assert summary_line([result]) == (
+        "reference: 0 passed, 0 failed, 1 not applicable; "
+        "served 0 of 1, 1 not applicable in a family it serves"
+    )
     assert b'<skipped message="not applicable: no barrier here"' in junit_xml([result])

@@ -127,7 +127,8 @@ def test_reworded_errors_pass_relaxed_when_declared(
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "0", "0")
     assert [(p.get("name"), p.get("value")) for p in suite.findall("properties/property")] == [
-        ("relaxed", "6")
+        ("relaxed", "6"),
+        ("sandbox", rows[0].sandbox),  # a testee process: where it ran is named
     ]
     marked = {
         case.get("name"): [p.get("value") for p in case.findall("properties/property")]
@@ -233,4 +234,5 @@ def test_the_pytest_plugin_under_xdist_prints_the_same_line(tmp_path: Path) -> N
     assert lines.count("reworded: 2 passed (1 relaxed), 0 failed") == 1, lines
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None
-    assert [p.get("value") for p in suite.findall("properties/property")] == ["1"]
+    assert [p.get("name") for p in suite.findall("properties/property")] == ["relaxed", "sandbox"]
+    assert suite.findall("properties/property")[0].get("value") == "1"

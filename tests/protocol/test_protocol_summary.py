@@ -50,9 +50,10 @@ def results(name: str, **counts: int) -> list[ScenarioResult]:
         ),
         (
             {"passed": 3, "deviation": 2, "failed": 1, "unexpected": 2, "na": 3},
-            "x: 5 passed, 3 failed, 3 not applicable (2 expected deviations, 2 unexpected passes)",
+            "x: 5 passed, 3 failed, 3 not applicable (2 expected deviations, 2 unexpected "
+            "passes); served 8 of 11",
         ),
-        ({"not_run": 4}, "x: 0 passed, 0 failed, 4 not run"),
+        ({"not_run": 4}, "x: 0 passed, 0 failed, 4 not run; served 0 of 4"),
     ],
 )
 def test_summary_line(counts: dict[str, int], line: str) -> None:
