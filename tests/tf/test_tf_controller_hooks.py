@@ -61,8 +61,12 @@ def test_query_action_trigger_save(graph, tmp_path, monkeypatch):
     with tf.compat.v1.train.SingularMonitoredSession(hooks=[h, qh]) as sess:
         tf.io.gfile.makedirs(model_dir)
         query_path = os.path.join(model_dir, "monolith_action")
-        with tf.io.gfile.GFile(query_path, "w") as f:
+        # Written aside, then renamed (the original writes in place): the polling thread
+        # could otherwise read the file created but not yet written, more often the more
+        # loaded the machine, and answer an empty action instead.
+        with tf.io.gfile.GFile(query_path + ".tmp", "w") as f:
             f.write("action: TRIGGER_SAVE")
+        os.replace(query_path + ".tmp", query_path)
         assert wait_for(lambda: not tf.io.gfile.exists(query_path), timeout=60)
         sess.run(dummy)
         sess.run(dummy)
