@@ -13,7 +13,12 @@ docs/performance.md`` puts it in the docs' ``harness`` block):
 - ``harness diff`` of the corpus's 1.3 MB ``ckpt.info`` with one digit off, and with 1000
   slots off (in process: the explanation only);
 - loading the corpus (schema validation included) and running it in process, judged
-  against the goldens as ``harness run`` does.
+  against the goldens as ``harness run`` does;
+- the judge's own cost through the subprocess reference testee, per sandbox (``none``,
+  and ``bwrap`` where it works): the corpus at 1x and 4x its size (the 4x run keeps every
+  output, as ``--work`` does), the per-scenario overhead over the in-process run at each
+  size (the ratio must stay near 1: linear cost) and the 4x run against the in-process
+  one; and bubblewrap's start-up (a confined testee's hello, less an unconfined one's).
 
 ``--quick`` uses 5 MB files and one repetition (a smoke run).
 """
@@ -21,6 +26,7 @@ docs/performance.md`` puts it in the docs' ``harness`` block):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -102,6 +108,7 @@ class Row:
     goal: float | None = None
     before: str = ""
     note: str = ""
+    unit: str = "s"  # "x" for a ratio
 
     def verdict(self) -> str:
         if self.goal is None:
@@ -242,8 +249,119 @@ def run(quick: bool, mb: int, repeat: int) -> list[Row]:
             f"{len(scenarios)} scenarios, as `harness run` judges them",
         )
     )
+    rows += judge_rows(repeat, work / "judge")
     shutil.rmtree(work, ignore_errors=True)
     return rows
+
+
+#: How many times the corpus is copied for the linear-cost rows.
+COPIES = 4
+
+
+def judge_rows(repeat: int, work: Path) -> list[Row]:
+    """The subprocess path's cost per sandbox, each measured in a fresh interpreter."""
+    from harness.adapters import confine
+
+    rows: list[Row] = []
+    modes = ["none"] + (["bwrap"] if confine.probe() is None else [])
+    measured = {}
+    for mode in modes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--judge-child", mode, str(repeat), str(work / mode)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        measured[mode] = json.loads(out.stdout)
+    if "bwrap" in measured:
+        start = measured["bwrap"]["hello"] - measured["none"]["hello"]
+        rows.append(
+            Row(
+                "bubblewrap start-up (a confined testee's hello less an unconfined one's)",
+                max(start, 0.0),
+                0.2,
+                "",
+                f"paid once per testee process: hello {measured['bwrap']['hello']:.3f} s "
+                f"confined, {measured['none']['hello']:.3f} s not",
+            )
+        )
+    for mode, m in measured.items():
+        n1, n4 = m["scenarios"], m["scenarios"] * COPIES
+        over1 = (m["sub1"] - m["in1"]) / n1
+        over4 = (m["sub4"] - m["in4"]) / n4
+        rows += [
+            Row(
+                f"corpus through the subprocess reference testee, {n1} scenarios (sandbox {mode})",
+                m["sub1"],
+                note=f"in process: {m['in1']:.3f} s; overhead {over1 * 1000:.1f} ms a scenario",
+            ),
+            Row(
+                f"the same at {COPIES}x, {n4} scenarios, every output kept (sandbox {mode})",
+                m["sub4"],
+                note=f"in process: {m['in4']:.3f} s; overhead {over4 * 1000:.1f} ms a scenario",
+            ),
+            Row(
+                f"overhead a scenario at {n4} / at {n1} (sandbox {mode})",
+                over4 / over1 if over1 > 0 else 0.0,
+                1.5,
+                "3.7x (22 ms, then 82 ms)",
+                "linear: the escape watch reads the scenario's own directory",
+                unit="x",
+            ),
+            Row(
+                f"{n4} scenarios, subprocess / in process (sandbox {mode})",
+                m["sub4"] / m["in4"],
+                2.5,
+                unit="x",
+            ),
+        ]
+    return rows
+
+
+def judge_child(mode: str, repeat: int, work: Path) -> dict[str, float]:
+    """The corpus (1x and COPIES x) in process and through the subprocess reference
+    testee in ``mode``, judged; and the testee's start-up to its hello."""
+    from harness.adapters.subprocess_testee import SubprocessTestee
+    from harness.workdir import WorkDir
+
+    scenarios = load_all()
+    argv = [sys.executable, "-m", "reference.testee"]
+
+    def corpus(make: Callable[[], object], copies: int, where: Path) -> float:
+        with WorkDir(where) as root:
+            impl = make()
+            watch = getattr(impl, "watch", None)
+            if watch is not None:
+                watch(root.path)
+            impl.capabilities()  # type: ignore[attr-defined]  # started before the clock
+            start = time.perf_counter()
+            for k in range(copies):
+                results = run_corpus(scenarios, impl, root.path / f"copy{k}", watch_root=root)
+                assert all(r.ok for r in results), [r.scenario for r in results if not r.ok]
+            seconds = time.perf_counter() - start
+            impl.close()  # type: ignore[attr-defined]
+        shutil.rmtree(where, ignore_errors=True)
+        return seconds
+
+    def hello() -> float:
+        testee = SubprocessTestee(argv, sandbox=mode)
+        testee.watch(work)
+        start = time.perf_counter()
+        testee.capabilities()
+        seconds = time.perf_counter() - start
+        testee.close()
+        return seconds
+
+    work.mkdir(parents=True, exist_ok=True)
+    corpus(InProcessReference, 1, work / "warm")  # imports, first calls
+    out = {"scenarios": float(len(scenarios)), "hello": best(repeat, hello)}
+    for copies, key in ((1, "1"), (COPIES, "4")):
+        out[f"in{key}"] = best(repeat, lambda c=copies: corpus(InProcessReference, c, work / "in"))
+        out[f"sub{key}"] = best(
+            repeat,
+            lambda c=copies: corpus(lambda: SubprocessTestee(argv, sandbox=mode), c, work / "sub"),
+        )
+    return out
 
 
 def corpus_child(repeat: int, work: Path) -> float:
@@ -265,13 +383,13 @@ def report(rows: list[Row], command: str) -> str:
         f"machine: {machine()}",
         "load average at the end (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "",
-        "| case | seconds (best) | goal | seconds / goal | verdict | before | note |",
+        "| case | seconds (best), or a ratio | goal | value / goal | verdict | before | note |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         goal, ratio = "", ""
         if r.goal is not None:
-            goal, ratio = f"under {r.goal:g} s", f"{r.seconds / r.goal:.2f}x"
+            goal, ratio = f"under {r.goal:g} {r.unit}", f"{r.seconds / r.goal:.2f}x"
         out.append(
             f"| {r.case} | {r.seconds:.3f} | {goal} | {ratio} | {r.verdict()} | {r.before} "
             f"| {r.note} |"
@@ -286,7 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--write-docs", type=Path, help="put the table in this markdown file")
     p.add_argument("--corpus-child", nargs=2, metavar=("REPEAT", "DIR"), help=argparse.SUPPRESS)
+    p.add_argument("--judge-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.judge_child:
+        mode, repeat, where = args.judge_child
+        print(json.dumps(judge_child(mode, int(repeat), Path(where))))
+        return 0
     if args.corpus_child:
         print(corpus_child(int(args.corpus_child[0]), Path(args.corpus_child[1])))
         return 0
