@@ -27,12 +27,12 @@ from harness.adapters import confine
 from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
 from harness.adapters.confine import Confinement, ConfinementError
-from harness.adapters.subprocess_testee import check_seconds
 from harness.artifacts import ArtifactKind, kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
 from harness.golden import GoldenError, check_corpus, regenerate, stale_dirs, verify_manifest
 from harness.paths import CORPUS_ROOT
+from harness.protocol import seconds_argument
 from harness.runner import (
     Interrupted,
     RunInterrupted,
@@ -511,7 +511,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--timeout",
-        type=seconds,
+        type=seconds_argument,
         default=30.0,
         metavar="SECONDS",
         help="seconds a testee has for each reply, finite and above 0 (default: 30)",
@@ -670,16 +670,6 @@ def _stdout_closed() -> bool:
         return any(ev & (io_select.POLLERR | io_select.POLLHUP) for _, ev in poller.poll(0))
     except (AttributeError, OSError, ValueError):
         return True
-
-
-def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds above 0."""
-    try:
-        return check_seconds(text, "seconds")
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a finite number of seconds above 0"
-        ) from None
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

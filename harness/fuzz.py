@@ -49,6 +49,7 @@ from harness.compare import Difference, compare_output
 from harness.deviations import load_deviations
 from harness.driver import run_scenario
 from harness.golden import build_manifest, render_manifest
+from harness.protocol import seconds_argument
 from harness.scenario import Scenario, load_all, parse
 from harness.workdir import WorkDir
 
@@ -614,7 +615,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds_argument,
         default=30.0,
         help="seconds a testee has for each reply (finite, above 0)",
     )
@@ -625,17 +626,6 @@ def register(sub: Any) -> None:
         help="where the testee runs (as for run: bwrap, none, auto)",
     )
     p.set_defaults(fn=cmd_fuzz)
-
-
-def _seconds(text: str) -> float:
-    from harness.adapters.subprocess_testee import check_seconds
-
-    try:
-        return check_seconds(text, "seconds")
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a finite number of seconds above 0"
-        ) from None
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ deadline for each reply (``docs/protocol.md``, "Time: virtual_clock").
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -63,11 +64,13 @@ __all__ = [
     "check_hello",
     "check_reply",
     "check_request",
+    "check_seconds",
     "decode",
     "encode",
     "hello",
     "reply_timeout",
     "scenario_bound",
+    "seconds_argument",
     "setup",
     "step",
     "teardown",
@@ -122,3 +125,26 @@ def scenario_bound(steps: Sequence[Mapping[str, Any]], timeout: float) -> float:
             replies += [reply_timeout(advance, timeout, False)] * (n * int(s.get("count", 1)))
     start = max(timeout, MIN_START_TIMEOUT)
     return start + 2 * timeout + sum(replies) + 3 * EXIT_GRACE + 30.0
+
+
+def check_seconds(value: Any, what: str) -> float:
+    """``value`` as seconds to wait: a finite positive number (``nan``, ``inf``, zero and
+    negative numbers would wait for ever or not at all)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a finite number of seconds above 0, got {value!r}")
+    return seconds
+
+
+def seconds_argument(text: str) -> float:
+    """An argparse ``type`` for a timeout option: :func:`check_seconds`, worded for the
+    command line (``'nan' is not a finite number of seconds above 0``)."""
+    try:
+        return check_seconds(text, "seconds")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a finite number of seconds above 0"
+        ) from None

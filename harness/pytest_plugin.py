@@ -33,6 +33,7 @@ from harness import checklist, protocol, report
 from harness.adapters import confine
 from harness.deviations import Deviations, load_deviations
 from harness.golden import GOLDEN_DIR, check_corpus
+from harness.protocol import seconds_argument
 from harness.runner import Demand, ScenarioResult, coverage_problems, judge, parse_demand
 from harness.scenario import FIXTURES_DIR, Scenario, load_all
 from harness.workdir import WorkDir
@@ -62,7 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--parity-golden", default=str(GOLDEN_DIR), help="golden directory")
     group.addoption(
         "--parity-timeout",
-        type=_seconds,
+        type=seconds_argument,
         default=30.0,
         help="seconds a testee has for each reply (finite, above 0)",
     )
@@ -83,15 +84,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--parity-html", default=None, help="write the HTML parity page here")
     group.addoption("--parity-junit", default=None, help="write the parity JUnit XML here")
-
-
-def _seconds(text: str) -> float:
-    from harness.adapters.subprocess_testee import check_seconds
-
-    try:
-        return check_seconds(text, "--parity-timeout")
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _demand(text: str) -> Demand:

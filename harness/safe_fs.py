@@ -350,11 +350,8 @@ def remove_tree(dir_fd: int, name: str) -> None:
     moved = 0
     while pending:
         top = pending.pop()
-        try:
-            fd = _open_dir_at(dir_fd, top, top)
-        except (FileNotFoundError, NotADirectoryError, LinkRefused):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(top, dir_fd=dir_fd)
+        fd = _open_or_unlink(dir_fd, top)
+        if fd is None:
             continue
         # Each frame: (parent fd, name in it, own fd, subdirectory names left).
         frames = [(dir_fd, top, fd, _empty_files(fd))]
@@ -372,13 +369,20 @@ def remove_tree(dir_fd: int, name: str) -> None:
                 os.rename(sub, spare, src_dir_fd=fd, dst_dir_fd=dir_fd)
                 pending.append(spare)
                 continue
-            try:
-                child = _open_dir_at(fd, sub, sub)
-            except (FileNotFoundError, NotADirectoryError, LinkRefused):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(sub, dir_fd=fd)
-                continue
-            frames.append((fd, sub, child, _empty_files(child)))
+            child = _open_or_unlink(fd, sub)
+            if child is not None:
+                frames.append((fd, sub, child, _empty_files(child)))
+
+
+def _open_or_unlink(dir_fd: int, name: str) -> int | None:
+    """A fd of the directory ``name``; if it is no directory (any more), it is unlinked
+    and None returned."""
+    try:
+        return _open_dir_at(dir_fd, name, name)
+    except (FileNotFoundError, NotADirectoryError, LinkRefused):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dir_fd)
+        return None
 
 
 def _empty_files(fd: int) -> list[str]:

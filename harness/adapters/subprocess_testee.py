@@ -21,7 +21,6 @@ as *not run*).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import queue
 import shlex
@@ -38,6 +37,7 @@ from harness.adapters import confine
 from harness.adapters.base import Events, ImplementationFailure, NotApplicable
 from harness.adapters.process import EOF, STDERR_TAIL_LINES, TesteeProcess, quote, signal_name
 from harness.adapters.sandbox import EscapeWatch, Sandbox, describe
+from harness.protocol import check_seconds
 from harness.safe_text import shown
 from harness.scenario import Scenario
 from harness.workdir import LOCK_NAME
@@ -400,18 +400,6 @@ class SubprocessTestee:
 # error message of a testee shown in a failure.
 MAX_NAME = 100
 MAX_MESSAGE = 4000
-
-
-def check_seconds(value: Any, what: str) -> float:
-    """``value`` as seconds to wait: a finite positive number (``nan``, ``inf``, zero and
-    negative numbers would wait for ever or not at all)."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number of seconds, got {value!r}") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{what} must be a finite number of seconds above 0, got {value!r}")
-    return seconds
 
 
 def _missing_program(argv: Sequence[str], env: Mapping[str, str] | None) -> str | None:
