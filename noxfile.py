@@ -205,6 +205,49 @@ def original(session: nox.Session) -> None:
     session.run("python", "-m", "harness", *monolith, "verify")
 
 
+# TensorFlow's C++ logging (one line per session it creates) drowns a fuzz run's output.
+QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@nox.session(python=PYTHON)
+def fuzz_original(session: nox.Session) -> None:
+    """Differential fuzzing of the reference against the ORIGINAL Monolith hooks (not in
+    the default run): ``-- --monolith DIR [--monolith-commit C] [--seconds N] [--seed S]
+    [fuzz options]``. Generated scenarios of every family run on the original tier (the
+    judge) and on the reference; a divergence is shrunk and saved, with the original's
+    outputs as its golden, under ``out/fuzz-original/`` (docs/fuzzing.md). Skipped, before
+    installing anything, without a checkout."""
+    monolith, rest = _monolith_args(session.posargs)
+    if not monolith:
+        session.skip("no Monolith checkout: pass -- --monolith DIR (or set $MONOLITH_CHECKOUT)")
+    session.install("-e", ".[test,tf,fuzz]")
+    defaults = {
+        "--seconds": "600",
+        "--save": "out/fuzz-original",
+        "--work": ".parity-fuzz-original",
+    }
+    extra = [x for k, v in defaults.items() if not _given(rest, k) for x in (k, v)]
+    session.run(
+        "python",
+        "-m",
+        "harness",
+        *monolith,
+        "fuzz",
+        "--impl",
+        "reference",
+        "--against",
+        "original",
+        "--keep-going",
+        *extra,
+        *rest,
+        env=QUIET_TF,
+    )
+
+
+def _given(args: list[str], option: str) -> bool:
+    return any(a == option or a.startswith(option + "=") for a in args)
+
+
 @nox.session(python=PYTHON)
 def certify(session: nox.Session) -> None:
     """Run the corpus on the original hooks and rewrite golden/CERTIFICATE.json

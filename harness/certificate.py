@@ -34,6 +34,34 @@ AGREED, NOT_APPLICABLE_STATUS, DISAGREED = "agreed", "not_applicable", "disagree
 MAX_FILE_BYTES = 16 << 20
 
 
+#: The upstream the goldens certify, named once here (and in docs/original.md, which a
+#: test keeps in agreement): ``verify`` fails on a certificate that claims anything else.
+PINNED_UPSTREAM: dict[str, Any] = {
+    "repository": "bytedance/monolith",
+    "commit": "135c491a52b151772b976af989d8bc938c44d210",
+    "modules": {
+        "monolith/native_training/barrier_ops.py": (
+            "41c07b5597dafce00262249c81c02974b4a6689ef3220d3439b703d26b2b6fbe"
+        ),
+        "monolith/native_training/hash_table_utils.py": (
+            "82f61a18506f9f9d9b491bc5c8b71ca8790d54e144a19b4e530ac8de026e062a"
+        ),
+        "monolith/native_training/hooks/ckpt_info.py": (
+            "878261076318a52e868a08290a13efd8c7d724a7d675828413fa36d90119d1e6"
+        ),
+        "monolith/native_training/hooks/controller_hooks.py": (
+            "16683d041d29ed8707a615ba47653db50240dbed586c2c6c8baeaaeea9a153b0"
+        ),
+        "monolith/native_training/hooks/feature_engineering_hooks.py": (
+            "91345dc783eb674703b5ca6982d2621e9ab6038dc8faea918de212ead16fc130"
+        ),
+        "monolith/native_training/hooks/hook_utils.py": (
+            "f835031bc25cb193089e2fd93ccd00ffceedd0fe78addf35d7da7785a941b035"
+        ),
+    },
+}
+
+
 class CertificateError(RuntimeError):
     """The certificate is missing or malformed (the message names the file and field)."""
 
@@ -143,10 +171,12 @@ class Check:
     certified: list[str] = field(default_factory=list)
     not_applicable: list[tuple[str, str]] = field(default_factory=list)
     uncertified: list[tuple[str, str]] = field(default_factory=list)
+    # Why the certificate as a whole certifies nothing (another upstream than the pinned).
+    unpinned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.uncertified
+        return not self.uncertified and not self.unpinned
 
     def summary(self) -> str:
         return (
@@ -155,13 +185,41 @@ class Check:
         )
 
     def lines(self) -> list[str]:
-        return [f"{sid}: uncertified: {why}" for sid, why in self.uncertified]
+        return self.unpinned + [f"{sid}: uncertified: {why}" for sid, why in self.uncertified]
+
+
+def unpinned(upstream: Any) -> list[str]:
+    """How a certificate's ``upstream`` differs from :data:`PINNED_UPSTREAM` (one line
+    each; empty when it is the pinned one)."""
+    if not isinstance(upstream, dict):
+        return [f"certificate: upstream must be an object, got {upstream!r:.80}"]
+    problems = []
+    for key in ("repository", "commit"):
+        if upstream.get(key) != PINNED_UPSTREAM[key]:
+            problems.append(
+                f"certificate: upstream {key} is {upstream.get(key)!r:.80}; the goldens "
+                f"certify {PINNED_UPSTREAM[key]!r} (harness.certificate.PINNED_UPSTREAM)"
+            )
+    modules = upstream.get("modules")
+    pinned = PINNED_UPSTREAM["modules"]
+    if not isinstance(modules, dict):
+        return [*problems, "certificate: upstream modules must name each module's sha256"]
+    for path in sorted(set(pinned) | set(modules)):
+        if modules.get(path) != pinned.get(path):
+            got = modules.get(path)
+            want = pinned.get(path)
+            problems.append(
+                f"certificate: upstream module {path}: sha256 {got!r:.80}, pinned {want!r}"
+            )
+    return problems
 
 
 def check(scenarios: Sequence[Scenario], golden_root: Path) -> Check:
-    """Every scenario against ``golden/CERTIFICATE.json`` (raises if it cannot be read)."""
-    entries = read(golden_root)["scenarios"]
-    result = Check()
+    """Every scenario against ``golden/CERTIFICATE.json`` (raises if it cannot be read),
+    which must name the pinned upstream (:data:`PINNED_UPSTREAM`)."""
+    data = read(golden_root)
+    entries = data["scenarios"]
+    result = Check(unpinned=unpinned(data.get("upstream")))
     for scenario in scenarios:
         entry = entries.get(scenario.id)
         if not isinstance(entry, dict):

@@ -301,6 +301,8 @@ def cmd_certify(args: argparse.Namespace) -> int:
         if entry["status"] == certificate.DISAGREED:
             print(f"{sid}: the original disagrees:\n{entry['explanation']}")
     check = certificate.check(scenarios, golden)
+    for line in check.unpinned:  # certified against another upstream than the pinned one
+        print(line)
     print(f"wrote {path}: {check.summary()}")
     return 0 if check.ok else 1
 

@@ -18,11 +18,11 @@ def test_every_scenario_is_certified_by_the_original() -> None:
     assert check.ok, "\n".join([*check.lines(), check.summary()])
 
 
-def test_the_certificate_names_the_upstream_commit_and_modules() -> None:
+def test_the_certificate_names_the_pinned_upstream_commit_and_modules() -> None:
     data = certificate.read(GOLDEN_DIR)
     upstream = data["upstream"]
-    assert upstream["repository"] == "bytedance/monolith"
-    assert len(upstream["commit"]) == 40
+    assert upstream == certificate.PINNED_UPSTREAM
+    assert upstream["commit"].startswith("135c491")
     assert sorted(upstream["modules"]) == [
         "monolith/native_training/barrier_ops.py",
         "monolith/native_training/hash_table_utils.py",
@@ -56,3 +56,15 @@ def test_every_quirk_names_a_section_of_docs_original() -> None:
     sections = set(re.findall(r"^### (\w+)$", text, re.M))
     assert sections == set(quirks.SECTIONS)
     assert {q.behaviour for q in quirks.load()} <= sections
+
+
+def test_docs_original_names_the_pinned_upstream() -> None:
+    """The pinned commit and each module's sha256 are named in docs/original.md exactly as
+    in the code (harness.certificate.PINNED_UPSTREAM)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "original.md").read_text()
+    pinned = certificate.PINNED_UPSTREAM
+    assert f"`{pinned['commit']}`" in text
+    for path, sha in pinned["modules"].items():
+        assert f"| `{path.removeprefix('monolith/native_training/')}` | `{sha}` |" in text

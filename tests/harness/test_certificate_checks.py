@@ -37,20 +37,59 @@ def _runs(*statuses: str) -> list[ScenarioResult]:
 
 def test_agreed_and_not_applicable_certify_and_verify(corpus: tuple[list, Path]) -> None:
     scenarios, golden = corpus
-    upstream = {"repository": "bytedance/monolith", "commit": "c" * 40, "modules": {}}
+    upstream = certificate.PINNED_UPSTREAM
     built = certificate.build(scenarios, [_runs(PASSED, PASSED, NOT_APPLICABLE)], golden, upstream)
     assert built["summary"] == {"agreed": 2, "not_applicable": 1}
     assert built["scenarios"]["feature_dump/zero_rows"]["reason"].startswith("a tf.data")
     certificate.write(built, golden)
-    assert json.loads((golden / "CERTIFICATE.json").read_text())["upstream"]["commit"] == "c" * 40
+    written = json.loads((golden / "CERTIFICATE.json").read_text())["upstream"]
+    assert written == certificate.PINNED_UPSTREAM
     check = certificate.check(scenarios, golden)
     assert check.ok and check.summary() == "2 certified, 1 not applicable, 0 uncertified"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            {"commit": "c" * 40},
+            f"certificate: upstream commit is {'c' * 40!r}; the goldens certify "
+            f"{certificate.PINNED_UPSTREAM['commit']!r} (harness.certificate.PINNED_UPSTREAM)",
+        ),
+        (
+            {"modules": {}},
+            "certificate: upstream module monolith/native_training/barrier_ops.py: sha256 "
+            f"None, pinned "
+            f"{certificate.PINNED_UPSTREAM['modules']['monolith/native_training/barrier_ops.py']!r}",
+        ),
+        (
+            {"repository": "someone/monolith"},
+            "certificate: upstream repository is 'someone/monolith'; the goldens certify "
+            "'bytedance/monolith' (harness.certificate.PINNED_UPSTREAM)",
+        ),
+    ],
+    ids=["another-commit", "no-module-hashes", "another-repository"],
+)
+def test_a_certificate_of_another_upstream_certifies_nothing(
+    corpus: tuple[list, Path], change: dict, problem: str
+) -> None:
+    """Before: a certificate claiming another commit, or no module hashes, still passed."""
+    scenarios, golden = corpus
+    upstream = {**certificate.PINNED_UPSTREAM, **change}
+    runs = [_runs(PASSED, PASSED, NOT_APPLICABLE)]
+    certificate.write(certificate.build(scenarios, runs, golden, upstream), golden)
+    check = certificate.check(scenarios, golden)
+    assert not check.ok
+    assert check.lines()[0] == problem
 
 
 def test_a_golden_changed_after_certifying_is_uncertified(corpus: tuple[list, Path]) -> None:
     scenarios, golden = corpus
     certificate.write(
-        certificate.build(scenarios, [_runs(PASSED, PASSED, PASSED)], golden, {}), golden
+        certificate.build(
+            scenarios, [_runs(PASSED, PASSED, PASSED)], golden, certificate.PINNED_UPSTREAM
+        ),
+        golden,
     )
     (golden / "slot_count/basic/listing.txt").write_bytes(b"model/\n")
     check = certificate.check(scenarios, golden)
@@ -88,6 +127,9 @@ def test_the_certificate_is_not_a_golden_file(corpus: tuple[list, Path]) -> None
     scenarios, golden = corpus
     before = build_manifest(golden)
     certificate.write(
-        certificate.build(scenarios, [_runs(PASSED, PASSED, PASSED)], golden, {}), golden
+        certificate.build(
+            scenarios, [_runs(PASSED, PASSED, PASSED)], golden, certificate.PINNED_UPSTREAM
+        ),
+        golden,
     )
     assert build_manifest(golden) == before
