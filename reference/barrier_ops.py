@@ -60,7 +60,10 @@ class BarrierOp:
         self._place_op = self._barrier_vars[self._idx_ph].assign(True)
         self._remove_op = self._barrier_vars[self._idx_ph].assign(False)
         self._barrier_placed_tensor = self._barrier_vars[0]
-        self._barrier_callbacks = list(barrier_callbacks or [])
+        # The caller's list itself, when it has callbacks (as in the original, which
+        # keeps ``barrier_callbacks or []``): one appended later runs too. An empty list
+        # is replaced by a new one, so appending to it later does nothing here.
+        self._barrier_callbacks = barrier_callbacks or []
         self._action = Variable(f"{scope}/barrier_op_action", "", local=False)
         self._action_placeholder = Placeholder(f"{scope}/barrier_op_action_placeholder")
         self._action_assign = self._action.assign(self._action_placeholder)

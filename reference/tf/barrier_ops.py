@@ -85,7 +85,10 @@ class BarrierOp:
                 tf.string, [], "barrier_op_action_placeholder"
             )
             self._action_assign = self._action.assign(self._action_placeholder, read_value=False)
-        self._barrier_callbacks = list(barrier_callbacks or [])
+        # The caller's list itself, when it has callbacks (as in the original, which
+        # keeps ``barrier_callbacks or []``): one appended later runs too. An empty list
+        # is replaced by a new one, so appending to it later does nothing here.
+        self._barrier_callbacks = barrier_callbacks or []
         self._lock = _make_lock(clock)
         self._last_wait_log: float | None = None
 

@@ -31,6 +31,22 @@ def _run(train_op, sess, steps=1):
 # ------------------------------------------------------------ ported from barrier_ops_test
 
 
+def test_the_callers_callback_list_is_kept_not_copied_unless_empty(graph):
+    """As the original's ``barrier_callbacks or []`` and the reference: a callback appended
+    to a non-empty list after construction runs, one appended to an empty list does not."""
+    log = []
+    callbacks = [lambda action, sess: log.append(("first", action))]
+    empty = []
+    for given, late in ((callbacks, "later"), (empty, "never")):
+        with tf.Graph().as_default():  # one BarrierOp a graph, as in the original
+            op = barrier_ops.BarrierOp(2, barrier_callbacks=given)
+            given.append(lambda action, sess, late=late: log.append((late, action)))
+            with tf.compat.v1.Session() as sess:
+                _init(sess)
+                op.place_barrier(sess, action="Stop")
+    assert log == [("first", "Stop"), ("later", "Stop")]
+
+
 def test_basic(graph):
     barrier_op = barrier_ops.BarrierOp(2, False)
     with tf.compat.v1.Session() as sess:

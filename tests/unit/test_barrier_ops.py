@@ -82,6 +82,22 @@ def test_place_sets_flag_zero_stores_the_action_and_runs_every_callback_in_order
     assert op.is_all_blocked(sess) is False
 
 
+def test_the_callers_callback_list_is_kept_not_copied_unless_empty() -> None:
+    """As in the original (``barrier_callbacks or []``): a callback appended to the
+    caller's non-empty list after construction runs; one appended to an empty list does
+    not (the empty list is replaced). Found running the original's own tests on our tiers."""
+    log: list[tuple[str, str, Any]] = []
+    callbacks: list[Any] = [Calls("first", log)]
+    empty: list[Any] = []
+    op, other = BarrierOp(2, barrier_callbacks=callbacks), BarrierOp(2, barrier_callbacks=empty)
+    callbacks.append(Calls("later", log))
+    empty.append(Calls("never", log))
+    sess = Session()
+    op.place_barrier(sess, action="Stop")
+    other.place_barrier(Session(), action="Stop")
+    assert log == [("first", "Stop", sess), ("later", "Stop", sess)]
+
+
 def test_place_defaults_to_an_empty_action() -> None:
     log: list[tuple[str, str, Any]] = []
     op = BarrierOp(2, barrier_callbacks=[Calls("c", log)])
