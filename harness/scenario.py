@@ -49,6 +49,7 @@ ONLY_FOR = {
     "until": ("advance_until",),
     "step_seconds": ("advance_until",),
     "max_seconds": ("advance_until",),
+    "if_open": ("end",),
 }
 
 
@@ -347,6 +348,10 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     for name, ops in ONLY_FOR.items():
         if name in step and op not in ops:
             raise ScenarioError(f"{where}.{name}: only {' and '.join(ops)} take it, not {op}")
+    if "if_open" in step and family not in ("controller", "feature_dump"):
+        raise ScenarioError(
+            f"{where}.if_open: only the controller and feature_dump families' end takes it"
+        )
     if op == "call" and step["method"] != "begin" and "global_step" not in step:
         raise ScenarioError(f"{where}: call of {step['method']} needs 'global_step'")
     if op == "write_action":

@@ -93,6 +93,10 @@ class FidSlotCountSaverListener(CheckpointSaverListener):
         self._device_to_tables: dict[str, list[HashTable]] = defaultdict(list)
         for table in all_tables:
             self._device_to_tables[table.device].append(table)
+        # One count variable a device, named after it, created without reuse: a second
+        # listener in one graph raises ValueError at the first device they share.
+        for device in self._device_to_tables:
+            graph.create_variable_name(f"monolith_fid_slot_count/{device.replace(':', '_')}")
 
     def before_save(self, session: Session, global_step_value: int) -> None:
         if self.all_multi_hash_tables:

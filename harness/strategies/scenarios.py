@@ -91,13 +91,16 @@ def _run_step(draw: st.DrawFn, op: str, fetches: list[str], max_runs: int) -> di
     if draw(st.integers(0, 3)) == 0:
         step["on_error"] = "end"
     if op == "run_while_not_stopped":
-        return {**step, "max_runs": draw(st.integers(0, max_runs))}
+        return {**step, "max_runs": draw(st.integers(1, max(max_runs, 1)))}
     return _with_count(draw, step)
 
 
 def _with_count(draw: st.DrawFn, step: dict[str, Any], most: int = 3) -> dict[str, Any]:
-    if draw(st.integers(0, 4)) == 0:
-        step["count"] = draw(st.integers(0, most))
+    """``step``, sometimes repeated (``count`` 2 to ``most``). Never ``count`` 0 or 1, nor
+    a loop of no runs: a shrunk scenario then holds no step that does nothing (the
+    shrinker deletes a step instead of emptying it)."""
+    if most >= 2 and draw(st.integers(0, 4)) == 0:
+        step["count"] = draw(st.integers(2, most))
     return step
 
 
@@ -107,7 +110,7 @@ def value_lists(draw: st.DrawFn, max_literals: int = 12) -> list[Any]:
     items: list[Any] = [json_int(f, draw) for f in draw(fid_tables(max_size=max_literals))]
     for _ in range(draw(st.integers(0, 2))):
         gen = draw(st.sampled_from(["range", "slot_range", "splitmix64", "uniform"]))
-        spec: dict[str, Any] = {"gen": gen, "count": draw(st.integers(0, 20))}
+        spec: dict[str, Any] = {"gen": gen, "count": draw(st.integers(1, 20))}
         if gen == "range":
             spec["start"] = json_int(draw(fids()), draw)
             spec["step"] = json_int(draw(st.integers(-5, 1 << 50)), draw)
@@ -311,6 +314,8 @@ def _endings(draw: st.DrawFn, errors: Sequence[str]) -> list[dict[str, Any]]:
     error = draw(st.sampled_from([None, *errors]))
     if error:
         end["error"] = error
+    if draw(st.booleans()):
+        end["if_open"] = True
     return [end, {"op": "run"}] if how == 1 else [end]
 
 

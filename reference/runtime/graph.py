@@ -165,3 +165,14 @@ class Graph:
 
     def get_collection(self, key: str) -> list[Any]:
         return list(self._collections.get(key, []))
+
+    def create_variable_name(self, name: str) -> None:
+        """Claim a variable name, as ``tf.compat.v1.get_variable`` does without reuse: a
+        second claim of one name raises ``ValueError``."""
+        names = self._collections.setdefault("__variable_names__", [])
+        if name in names:
+            raise ValueError(
+                f"Variable {name} already exists, disallowed. Did you mean to set "
+                "reuse=True or reuse=tf.AUTO_REUSE in VarScope?"
+            )
+        names.append(name)

@@ -105,8 +105,15 @@ class World:
     def close_error(self, name: str | None) -> tuple[type[BaseException], BaseException] | None:
         return close_error(name)
 
+    def is_closed(self, session: Any) -> bool:
+        """Whether the monitored ``session`` was closed (its ``with`` block has ended)."""
+        return bool(session._closed)
+
     def end(self, session: Any, step: dict[str, Any]) -> None:
-        """The ``with`` block of ``session`` ends, normally or with the step's error."""
+        """The ``with`` block of ``session`` ends, normally or with the step's error; with
+        ``if_open``, only if it has not ended already (a run's error may have ended it)."""
+        if step.get("if_open") and self.is_closed(session):
+            return
         error = self.close_error(step.get("error"))
         if error is None:
             session.__exit__(None, None, None)

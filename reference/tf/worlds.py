@@ -115,6 +115,10 @@ class TFWorld(World):
     def close_error(self, name: str | None) -> tuple[type[BaseException], BaseException] | None:
         return _close_error(name)
 
+    def is_closed(self, session: Any) -> bool:
+        # TensorFlow's monitored session drops its session object when it closes.
+        return session._sess is None
+
     def close_tf(self) -> None:
         """Release TensorFlow resources without calling any hook (after the clock's
         shutdown, so no simulated thread is inside a session call)."""

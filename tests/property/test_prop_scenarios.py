@@ -199,3 +199,28 @@ def test_load_raises_only_scenario_error_on_any_file(blob: bytes) -> None:
             load(path, tmp)
         except ScenarioError as e:
             assert str(e).startswith(f"{path}: ")
+
+
+def _generators(value: Any) -> Iterator[dict[str, Any]]:
+    """Every generator object (``{"gen": ...}``) anywhere in ``value``."""
+    if isinstance(value, dict):
+        if "gen" in value:
+            yield value
+        for v in value.values():
+            yield from _generators(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _generators(v)
+
+
+@examples(200)
+@given(scenario=scenarios())
+def test_generated_scenarios_hold_no_step_that_does_nothing(scenario: dict[str, Any]) -> None:
+    """What the fuzzer shrinks is what it generates: without ``count: 0`` steps, loops of
+    no runs or empty generators, a shrunk divergence holds no step that does nothing
+    (the shrinker deletes a step rather than emptying it)."""
+    for step in [*scenario.get("before_setup", []), *scenario["steps"]]:
+        assert step.get("count", 2) >= 2, step  # absent, or a real repetition
+        if step["op"] == "run_while_not_stopped":
+            assert step["max_runs"] >= 1, step
+    assert all(g["count"] >= 1 for g in _generators(scenario)), scenario

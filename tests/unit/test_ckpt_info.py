@@ -157,11 +157,22 @@ def test_no_entries_still_creates_an_empty_file(tmp_path: Path) -> None:
 def test_the_model_dir_is_created_and_an_old_file_overwritten(tmp_path: Path) -> None:
     model_dir = tmp_path / "a" / "b" / "model"
     graph, session = _graph_with(("t", "", [v2(9)]))
-    FidSlotCountSaverListener(str(model_dir), graph).before_save(session, 5)
+    listener = FidSlotCountSaverListener(str(model_dir), graph)
+    listener.before_save(session, 5)
     assert (model_dir / "ckpt.info-5").read_bytes() == b"slot_counts {\n  key: 9\n  value: 1\n}\n"
     (model_dir / "ckpt.info-5").write_bytes(b"x" * 1000)
-    FidSlotCountSaverListener(str(model_dir), graph).before_save(session, 5)
+    listener.before_save(session, 5)
     assert (model_dir / "ckpt.info-5").read_bytes() == b"slot_counts {\n  key: 9\n  value: 1\n}\n"
+
+
+def test_a_second_listener_in_one_graph_raises_as_the_original() -> None:
+    """The original builds one count variable a device with ``get_variable`` and no reuse:
+    a second listener in the same graph raises ``ValueError`` at the first device both
+    count (found by fuzzing the reference against the original tier)."""
+    graph, _ = _graph_with(("t", "", [v2(9)]))
+    FidSlotCountSaverListener("m", graph)
+    with pytest.raises(ValueError, match=r"^Variable monolith_fid_slot_count/ already exists"):
+        FidSlotCountSaverListener("m", graph)
 
 
 def test_only_before_save_writes(tmp_path: Path) -> None:
