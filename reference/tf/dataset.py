@@ -19,12 +19,17 @@ from reference.testee.world import NotApplicable
 
 def _first_element_unobserved(steps: list[dict[str, Any]]) -> bool:
     """Whether element 0 is consumed by the first run (whose fetches the hook skips) or
-    never consumed: the first session step is a ``train_op`` run, ``run_until_end`` or
-    ``end``. Every other element counts as seen by the hook."""
+    never consumed: the first session run fetches ``train_op`` (a ``run``, or the first
+    run of a ``run_while_not_stopped`` loop, or ``run_until_end``), or an ``end`` comes
+    first. A step that runs nothing (``count`` 0, a loop of no runs) is passed over. Every
+    other element counts as seen by the hook."""
     for step in steps:
-        if step["op"] == "run":
+        op = step["op"]
+        if int(step.get("count", 1)) == 0:
+            continue
+        if op == "run" or (op == "run_while_not_stopped" and int(step["max_runs"]) > 0):
             return step.get("fetch", "train_op") == "train_op"
-        if step["op"] in ("run_until_end", "end"):
+        if op in ("run_until_end", "end"):
             return True
     return True
 
