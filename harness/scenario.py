@@ -171,6 +171,14 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
     if family == "feature_dump":
         for i, element in enumerate(data.get("config", {}).get("batches", [])):
             _check_element(element, f"{where}: config.batches[{i}]")
+    config = data.get("config", {})
+    if family == "controller" and config.get("workers") and "barrier" not in config:
+        # A worker is a BarrierHook at the chief's barrier: without one there is nothing
+        # the original could be asked (the simulation would only fail in its own code).
+        raise ScenarioError(
+            f"{where}: config.workers: a worker waits at the chief's barrier; give "
+            "config.barrier too"
+        )
     steps = data["steps"]
     for i, step in enumerate(steps):
         _check_step(family, step, f"{where}: steps[{i}]")
@@ -200,9 +208,12 @@ _INT_STRING = re.compile(r"-?(0[xX][0-9a-fA-F]+|[0-9]+)")
 
 
 def _is_integral(value: Any) -> bool:
+    """A JSON integer or an integer string. Never a JSON number with a fraction or an
+    exponent (``1e5``, ``1.0``: above 2**53 such a number has already lost digits when it
+    is read, so the value would not be the one written), nor ``true``/``false``."""
     if isinstance(value, str):
         return _INT_STRING.fullmatch(value) is not None
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -237,7 +248,13 @@ def _check_element(element: list[dict[str, Any]], where: str) -> None:
             _check_rectangular(dense, f"{here}.dense")
             values = list(_leaves(dense, f"{here}.dense"))
         elif isinstance(dense, dict):
-            values = []  # generated values always fit
+            # generated values always fit; literals among them are checked like any
+            literals = dense.get("values", [])
+            values = [
+                (f"{here}.dense.values[{i}]", v)
+                for i, v in enumerate(literals if isinstance(literals, list) else [])
+                if not isinstance(v, dict)
+            ]
         else:
             values = list(_leaves(feature.get("ragged", []), f"{here}.ragged"))
         dtype = feature.get("dtype", "int64")
