@@ -117,6 +117,9 @@ def build(
             "runs": len(per_run),
             **entry,
         }
+        outcomes = [name for name, _ in scenario.alternatives()]
+        if outcomes:  # each legal outcome was forced and judged on its own
+            entries[scenario.id]["outcomes"] = outcomes
     counts: dict[str, int] = {}
     for entry in entries.values():
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
@@ -169,6 +172,8 @@ class Check:
     """How the corpus stands against the certificate."""
 
     certified: list[str] = field(default_factory=list)
+    # Certified scenarios that accept alternative outcomes (an order left open).
+    with_alternatives: list[str] = field(default_factory=list)
     not_applicable: list[tuple[str, str]] = field(default_factory=list)
     uncertified: list[tuple[str, str]] = field(default_factory=list)
     # Why the certificate as a whole certifies nothing (another upstream than the pinned).
@@ -179,9 +184,14 @@ class Check:
         return not self.uncertified and not self.unpinned
 
     def summary(self) -> str:
+        alternatives = (
+            f" ({len(self.with_alternatives)} accepting alternative outcomes, each certified)"
+            if self.with_alternatives
+            else ""
+        )
         return (
-            f"{len(self.certified)} certified, {len(self.not_applicable)} not applicable, "
-            f"{len(self.uncertified)} uncertified"
+            f"{len(self.certified)} certified{alternatives}, {len(self.not_applicable)} not "
+            f"applicable, {len(self.uncertified)} uncertified"
         )
 
     def lines(self) -> list[str]:
@@ -229,7 +239,15 @@ def check(scenarios: Sequence[Scenario], golden_root: Path) -> Check:
                 (scenario.id, "the scenario or its golden changed since it was certified")
             )
         elif entry.get("status") == AGREED:
+            outcomes = [name for name, _ in scenario.alternatives()]
+            if outcomes and entry.get("outcomes") != outcomes:
+                result.uncertified.append(
+                    (scenario.id, "its legal outcomes were not each certified")
+                )
+                continue
             result.certified.append(scenario.id)
+            if outcomes:
+                result.with_alternatives.append(scenario.id)
         elif entry.get("status") == NOT_APPLICABLE_STATUS and entry.get("reason"):
             result.not_applicable.append((scenario.id, str(entry["reason"])))
         else:

@@ -44,7 +44,7 @@ from harness.artifacts import (
     kind_of,
 )
 from harness.compare import files_under
-from harness.golden import GOLDEN_DIR
+from harness.golden import GOLDEN_DIR, golden_dirs
 from harness.runner import EXPECTED_DEVIATION, PASSED, UNEXPECTED_PASS, ScenarioResult
 from harness.safe_text import shown
 from harness.scenario import Scenario
@@ -93,16 +93,17 @@ class Facts:
 
 
 def facts(scenario: Scenario, golden_root: Path = GOLDEN_DIR) -> Facts:
-    golden = golden_root / scenario.id
     events: set[str] = set()
-    trace = golden / "trace.jsonl"
-    if trace.is_file():
-        for line in trace.read_text(encoding="utf-8").splitlines():
-            try:
-                events.add(str(json.loads(line).get("event")))
-            except (ValueError, AttributeError):
-                continue
-    artifacts = {kind_of(rel).name for rel in files_under(golden / "files")}
+    artifacts: set[str] = set()
+    for _, golden in golden_dirs(scenario, golden_root):  # every legal outcome's
+        trace = golden / "trace.jsonl"
+        if trace.is_file():
+            for line in trace.read_text(encoding="utf-8").splitlines():
+                try:
+                    events.add(str(json.loads(line).get("event")))
+                except (ValueError, AttributeError):
+                    continue
+        artifacts |= {kind_of(rel).name for rel in files_under(golden / "files")}
     return Facts(
         scenario.id,
         scenario.family,

@@ -113,13 +113,26 @@ def verify_manifest(root: Path = GOLDEN_DIR) -> list[str]:
     return problems
 
 
+def golden_dirs(scenario: Scenario, root: Path = GOLDEN_DIR) -> list[tuple[str, Path]]:
+    """Where a scenario's goldens are: ``[("", root/<id>)]``, or, for a scenario whose
+    order is left open (:meth:`Scenario.alternatives`), one ``(name, root/<id>/<name>)``
+    per legal outcome."""
+    alternatives = scenario.alternatives()
+    if not alternatives:
+        return [("", root / scenario.id)]
+    return [(name, root / scenario.id / name) for name, _ in alternatives]
+
+
 def stale_dirs(scenarios: Sequence[Scenario], root: Path = GOLDEN_DIR) -> list[str]:
-    """Golden scenario directories with no scenario (left behind by a removed fixture)."""
-    ids = {s.id for s in scenarios}
+    """Golden output directories no scenario expects (left behind by a removed fixture,
+    or an outcome a scenario no longer has)."""
+    expected = {
+        path.relative_to(root).as_posix() for s in scenarios for _, path in golden_dirs(s, root)
+    }
     found = {
         p.parent.as_posix() for p in (Path(r) for r in files_under(root)) if p.name == "trace.jsonl"
     }
-    return sorted(found - ids)
+    return sorted(found - expected)
 
 
 @dataclass
@@ -257,11 +270,15 @@ def regenerate(
     try:
         for scenario in scenarios:
             progress(scenario.id)
-            output = run_scenario(scenario, impl, staging / scenario.id)
-            if output.failure:
-                raise GoldenError(
-                    f"{scenario.id}: the reference could not run it: {output.failure}"
-                )
+            # one output per legal outcome, each forced (or the one, directly)
+            variants = scenario.alternatives() or [("", scenario)]
+            for name, variant in variants:
+                output = run_scenario(variant, impl, staging / scenario.id / name)
+                if output.failure:
+                    raise GoldenError(
+                        f"{scenario.id}{f' ({name})' if name else ''}: the reference could "
+                        f"not run it: {output.failure}"
+                    )
         (staging / MANIFEST).write_bytes(render_manifest(build_manifest(staging)))
         if (root / CERTIFICATE).is_file():
             shutil.copy2(root / CERTIFICATE, staging / CERTIFICATE)

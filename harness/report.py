@@ -136,6 +136,8 @@ def terminal(
                 lines += ["    " + line for line in _lines(r.explanation())]
             elif r.relaxed_pass:
                 lines += [f"    relaxed: {shown(note)}" for note in r.relaxed]
+            if r.ok and r.alternative:
+                lines.append(f"    outcome: {_name(r.alternative)} (one of the legal outcomes)")
         if skipped:
             lines.append(f"{NOT_RUN.upper():<18} {_name(impl)}: {len(skipped)} scenario(s)")
             lines += ["    " + line for line in _lines(skipped[0].reason)]
@@ -190,10 +192,12 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
                 name=_name(r.scenario),
                 time=f"{r.seconds:.3f}",
             )
-            if r.relaxed_pass:
+            if r.relaxed_pass or r.alternative:
                 props = ET.SubElement(case, "properties")
-                for note in r.relaxed:
+                for note in r.relaxed if r.relaxed_pass else ():
                     ET.SubElement(props, "property", name="relaxed", value=shown(note))
+                if r.alternative:
+                    ET.SubElement(props, "property", name="outcome", value=_name(r.alternative))
             if r.status == EXPECTED_DEVIATION:
                 message = f"expected deviation: {shown(str(r.reason))}"
                 ET.SubElement(case, "skipped", message=message)
@@ -276,6 +280,8 @@ def _cell(r: ScenarioResult | None) -> str:
             f"<details><summary>what was accepted</summary><pre>{notes}</pre></details></td>"
         )
     parts = [f'<span class="status">{esc(r.status)}</span>']
+    if r.alternative:  # which legal outcome of a scenario that leaves an order open
+        parts.append(f'<div class="reason">outcome {esc(r.alternative)}</div>')
     if r.status == NOT_RUN:  # the reason is in the column's head, once
         pass
     elif r.status in (EXPECTED_DEVIATION, NOT_APPLICABLE):

@@ -35,7 +35,7 @@ from harness.adapters.base import Implementation
 from harness.compare import Comparison, Difference, compare
 from harness.deviations import Deviations
 from harness.driver import run_scenario
-from harness.golden import GOLDEN_DIR
+from harness.golden import GOLDEN_DIR, golden_dirs
 from harness.safe_text import shown
 from harness.scenario import Scenario
 from harness.workdir import WorkDir
@@ -91,11 +91,13 @@ class ScenarioResult:
     # Whether a not-applicable answer came in a family the implementation says it serves.
     served_family: bool = False
     sandbox: str = ""  # where the implementation ran (harness.adapters.confine)
+    # Which legal outcome it matched, for a scenario that leaves an order open ("" else).
+    alternative: str = ""
 
     def __post_init__(self) -> None:
         """Every text is made safe to show and to carry (pytest-xdist serialises results):
         what a testee sent cannot hold a lone surrogate or a control character here."""
-        for name in ("scenario", "implementation", "status", "sandbox", "family"):
+        for name in ("scenario", "implementation", "status", "sandbox", "family", "alternative"):
             setattr(self, name, shown(getattr(self, name), multiline=False))
         for name in ("failure", "reason"):
             value = getattr(self, name)
@@ -269,11 +271,22 @@ def judge(
     deviations: Deviations | None = None,
     label: str | None = None,
     root: WorkDir | Path | None = None,
+    alternative: str | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` on ``impl`` and judge it; ``label`` names the implementation in the
     result (default ``impl.name``); ``root`` is the work directory ``out_dir`` lies in
-    (default: its parent): nothing below it is followed through a link."""
+    (default: its parent): nothing below it is followed through a link.
+
+    A scenario that leaves an order open has several legal outcomes
+    (:meth:`Scenario.alternatives`): the implementation passes with any one of them, and
+    ``result.alternative`` says which. With ``alternative`` (a name of one), that order is
+    forced in the scenario sent and the output is judged against that outcome alone (what
+    certification does)."""
     name = label if label is not None else impl.name
+    goldens = golden_dirs(scenario, golden_root)
+    if alternative is not None:
+        scenario = dict(scenario.alternatives())[alternative]
+        goldens = [(n, d) for n, d in goldens if n == alternative]
     cannot_start = getattr(impl, "cannot_start", None)
     if cannot_start is not None:  # tried once already; not tried again
         return not_run([scenario], name, cannot_start)[0]
@@ -300,11 +313,21 @@ def judge(
                 **common,
             )
         deviations = deviations or Deviations()
-        comparison = _compare(golden_root / scenario.id, work, output.out_dir, deviations)
+        chosen, comparison = _closest(goldens, work, output.out_dir, deviations)
     finally:
         if work is not root:
             work.close()
     differences = comparison.differences
+    if differences and len(goldens) > 1:
+        differences = [
+            Difference(
+                ".",
+                "outcome",
+                f"matches none of the {len(goldens)} legal outcomes (the order is left "
+                f"open); the differences below are from the closest, {chosen}",
+            ),
+            *differences,
+        ]
     matched = output.failure is None and not differences
     reason = deviations.expected_to_fail(scenario.id)
     if reason is None:
@@ -320,8 +343,21 @@ def judge(
         seconds=time.perf_counter() - start,
         log=stderr() if stderr is not None and status != PASSED else "",
         relaxed=[str(d) for d in comparison.relaxed],
+        alternative=chosen if matched else "",
         **common,
     )
+
+
+def _closest(
+    goldens: Sequence[tuple[str, Path]], work: WorkDir, out: Path, deviations: Deviations
+) -> tuple[str, Comparison]:
+    """The legal outcome the output matches (its name and comparison), or else the one
+    it differs from least."""
+    found = [(name, _compare(golden, work, out, deviations)) for name, golden in goldens]
+    for name, comparison in found:
+        if not comparison.differences:
+            return name, comparison
+    return min(found, key=lambda pair: len(pair[1].differences))
 
 
 def _compare(golden: Path, work: WorkDir, out: Path, deviations: Deviations) -> Comparison:
@@ -378,6 +414,32 @@ def run_corpus(
         if work is not root:
             work.close()
     return results
+
+
+def judge_every_outcome(
+    scenario: Scenario,
+    impl: Implementation,
+    out_dir: Path,
+    golden_root: Path = GOLDEN_DIR,
+    root: WorkDir | Path | None = None,
+) -> ScenarioResult:
+    """Judge each legal outcome of ``scenario`` with its order forced (one judgement when
+    it has one outcome): it passes only if every outcome matches its own golden, which
+    certification asks of the original (``alternative`` lists them all)."""
+    alternatives = scenario.alternatives()
+    if not alternatives:
+        return judge(scenario, impl, out_dir, golden_root, root=root)
+    results = [
+        judge(scenario, impl, out_dir / name, golden_root, root=root, alternative=name)
+        for name, _ in alternatives
+    ]
+    bad = next((r for r in results if r.status != PASSED), None)
+    if bad is not None:
+        return bad
+    result = results[0]
+    result.alternative = ", ".join(name for name, _ in alternatives)
+    result.seconds = sum(r.seconds for r in results)
+    return result
 
 
 def _abort(impl: Implementation) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import math
 import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,14 @@ HARNESS_OPS = frozenset({"write_action", "remove_file", "snapshot", "advance_unt
 BEFORE_SETUP_OPS = frozenset({"write_action", "remove_file"})
 # advance_until: the most advances one step may make (max_seconds / step_seconds).
 MAX_UNTIL_ADVANCES = 100_000
+# The orders of an assign and a read in one run (``order``, docs/scenarios.md): the
+# caller's assign before the hooks' read (the harness convention, the default), after it,
+# or left open (every legal outcome is golden).
+ASSIGN_FIRST, READ_FIRST, OPEN = "assign_first", "read_first", "open"
+ORDERS = (ASSIGN_FIRST, READ_FIRST)
+MAX_OPEN_STEPS = 3  # 2**3 alternatives at most
+ASSIGNING_FETCHES = ("stop_op", "trigger_save_op")
+
 # Fields a step needs, by family and op (the schema cannot say which op needs what).
 REQUIRED = {
     ("slot_count", "assign"): ("table", "fids"),
@@ -50,6 +59,7 @@ ONLY_FOR = {
     "step_seconds": ("advance_until",),
     "max_seconds": ("advance_until",),
     "if_open": ("end",),
+    "order": ("run", "run_while_not_stopped"),
 }
 
 
@@ -89,6 +99,26 @@ class Scenario:
             "config": self.config,
             "steps": self.steps,
         }
+
+    @property
+    def open_steps(self) -> list[int]:
+        """Indexes of the steps whose order TensorFlow leaves open (``"order": "open"``)."""
+        return [i for i, s in enumerate(self.steps) if s.get("order") == OPEN]
+
+    def alternatives(self) -> list[tuple[str, Scenario]]:
+        """Every legal outcome's name and the scenario that forces it: each open step's
+        order made concrete, in every combination (``s1-assign_first``,
+        ``s1-read_first``, ...; several joined with ``+``). Empty when nothing is open:
+        the scenario has one outcome, its golden directory holds it directly."""
+        opened = self.open_steps
+        found = []
+        for chosen in itertools.product(ORDERS, repeat=len(opened)) if opened else ():
+            steps = [dict(s) for s in self.steps]
+            for index, order in zip(opened, chosen, strict=True):
+                steps[index]["order"] = order
+            name = "+".join(f"s{i}-{o}" for i, o in zip(opened, chosen, strict=True))
+            found.append((name, replace(self, steps=steps)))
+        return found
 
 
 @cache
@@ -192,6 +222,12 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
             )
         _check_step(family, step, here)
     _check_ranges(data, where)
+    opened = [i for i, step in enumerate(steps) if step.get("order") == OPEN]
+    if len(opened) > MAX_OPEN_STEPS:
+        raise ScenarioError(
+            f"{where}: steps: {len(opened)} steps leave their order open, more than the "
+            f"{MAX_OPEN_STEPS} a scenario may ({2**MAX_OPEN_STEPS} outcomes)"
+        )
     return Scenario(
         id=scenario_id,
         family=family,
@@ -365,6 +401,11 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     for name, ops in ONLY_FOR.items():
         if name in step and op not in ops:
             raise ScenarioError(f"{where}.{name}: only {' and '.join(ops)} take it, not {op}")
+    if "order" in step and (family != "controller" or step.get("fetch") not in ASSIGNING_FETCHES):
+        raise ScenarioError(
+            f"{where}.order: only a controller run whose fetch assigns a flag the hooks read "
+            f"({' or '.join(ASSIGNING_FETCHES)}) has an order to choose"
+        )
     if "if_open" in step and family not in ("controller", "feature_dump"):
         raise ScenarioError(
             f"{where}.if_open: only the controller and feature_dump families' end takes it"

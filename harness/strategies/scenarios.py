@@ -88,6 +88,9 @@ def _run_step(draw: st.DrawFn, op: str, fetches: list[str], max_runs: int) -> di
     fetch = draw(st.sampled_from([None, *fetches]))
     if fetch:
         step["fetch"] = fetch
+    if fetch in ("stop_op", "trigger_save_op") and draw(st.booleans()):
+        # a concrete order: both sides of a differential run must make the same choice
+        step["order"] = draw(st.sampled_from(["assign_first", "read_first"]))
     if draw(st.integers(0, 3)) == 0:
         step["on_error"] = "end"
     if op == "run_while_not_stopped":

@@ -102,6 +102,11 @@ class World:
         hooks read in the same run)."""
         session.run(fetch)
 
+    def assign_after(self, session: Any, fetch: Any) -> None:
+        """Run an assigning ``fetch`` on the monitored ``session``'s own session, outside
+        the hooks (what a run's assign does after the hooks read, ``order: read_first``)."""
+        session.raw_session.run(fetch)
+
     def close_error(self, name: str | None) -> tuple[type[BaseException], BaseException] | None:
         return close_error(name)
 
@@ -175,7 +180,14 @@ class ChiefSessionWorld(World):
 
     def _run_once(self, step: dict[str, Any]) -> None:
         name = step.get("fetch", self.default_fetch)
-        self.run_fetch(self.session, self.fetches[name], assigns=name in self.assigning)
+        if name in self.assigning and step.get("order") == "read_first":
+            # The hooks read the flags before the caller's assign takes effect, which it
+            # still does within this run: the hooked run fetches nothing that assigns,
+            # then the assign runs.
+            self.run_fetch(self.session, self.fetches[self.default_fetch])
+            self.assign_after(self.session, self.fetches[name])
+        else:  # "assign_first" (the harness convention) and "open"
+            self.run_fetch(self.session, self.fetches[name], assigns=name in self.assigning)
         self.emit(
             {"event": "run", "worker": 0, "fetch": name, "should_stop": self.session.should_stop()}
         )

@@ -115,6 +115,9 @@ class TFWorld(World):
     def close_error(self, name: str | None) -> tuple[type[BaseException], BaseException] | None:
         return _close_error(name)
 
+    def assign_after(self, session: Any, fetch: Any) -> None:
+        session.raw_session().run(fetch)
+
     def is_closed(self, session: Any) -> bool:
         # TensorFlow's monitored session drops its session object when it closes.
         return session._sess is None
