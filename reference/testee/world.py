@@ -12,6 +12,7 @@ graphs and sessions, so the steps themselves exist once.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -101,6 +102,12 @@ class World:
         """One ``session.run`` of a step's fetch (``assigns``: the fetch sets a flag the
         hooks read in the same run)."""
         session.run(fetch)
+
+    def init_locals(self, session: Any, variables: Sequence[Any]) -> None:
+        """Re-initialise ``variables`` from worker ``session`` (what a task's local init op
+        does when its session starts)."""
+        for var in variables:
+            session.raw_session.write(var, copy.deepcopy(var.initial))
 
     def assign_after(self, session: Any, fetch: Any) -> None:
         """Run an assigning ``fetch`` on the monitored ``session``'s own session, outside

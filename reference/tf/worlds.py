@@ -118,6 +118,10 @@ class TFWorld(World):
     def assign_after(self, session: Any, fetch: Any) -> None:
         session.raw_session().run(fetch)
 
+    def init_locals(self, session: Any, variables: Sequence[Any]) -> None:
+        if variables:  # a worker's MonitoredSession, whose tf.Session is not public
+            session._tf_sess().run([var.initializer for var in variables])
+
     def is_closed(self, session: Any) -> bool:
         # TensorFlow's monitored session drops its session object when it closes.
         return session._sess is None

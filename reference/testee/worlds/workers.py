@@ -5,6 +5,12 @@ barrier variables, its ``BarrierHook`` and, with ``stop_helper``, a ``StopHelper
 callback and stop hook. The hooks are built at set-up (a tier on TensorFlow must build
 everything before the graph is finalized); an error building them is raised on the
 worker's thread, where the original would raise it.
+
+A worker's session starts ``start_seconds`` after its thread does (at once by default),
+and, as a real task's monitored session runs its local init op, it re-initialises the
+worker's local variables then: the barrier's action, which lives on the parameter server
+and is shared, so a worker that starts while the barrier is placed finds the action
+empty (and loses a ``Stop``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ class Workers:
         self._specs = specs
         self._threads: list[Any] = []
         self._built: dict[int, list[Any] | Exception] = {}
+        self._locals: dict[int, list[Any]] = {}
         self._fetch = world.constant("worker_dummy")
         stop_helper = bool(world.config.get("stop_helper", False))
         for spec in specs:
@@ -48,6 +55,7 @@ class Workers:
         hooks: list[Any] = [made.barrier_hook(index, op)]
         if helper is not None:
             hooks.append(helper.create_stop_hook())
+        self._locals[index] = [op._action]  # the worker's local variables (shared here)
         return hooks
 
     def start(self) -> None:
@@ -69,7 +77,11 @@ class Workers:
         if isinstance(hooks, Exception):
             raise hooks
         world = self._world
+        start = float(spec.get("start_seconds", 0))
+        if start > 0:
+            world.clock.sleep(start)
         with world.worker_session(hooks, index) as sess:
+            world.init_locals(sess, self._locals.get(index, []))
             for _ in range(int(spec.get("runs", 1))):
                 if sess.should_stop():
                     break
