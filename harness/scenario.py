@@ -33,6 +33,10 @@ MAX_UNTIL_ADVANCES = 100_000
 # or left open (every legal outcome is golden).
 ASSIGN_FIRST, READ_FIRST, OPEN = "assign_first", "read_first", "open"
 ORDERS = (ASSIGN_FIRST, READ_FIRST)
+# How ControllerHooks that see the stop flag race to place the barrier (``place_race``):
+# each check and set in one turn, so the first places and the later ones find it placed
+# (the default), or every racer's check before any set, so each places it.
+RACES = ("first", "together")
 MAX_OPEN_STEPS = 3  # 2**3 alternatives at most
 ASSIGNING_FETCHES = ("stop_op", "trigger_save_op")
 
@@ -107,17 +111,25 @@ class Scenario:
 
     def alternatives(self) -> list[tuple[str, Scenario]]:
         """Every legal outcome's name and the scenario that forces it: each open step's
-        order made concrete, in every combination (``s1-assign_first``,
-        ``s1-read_first``, ...; several joined with ``+``). Empty when nothing is open:
-        the scenario has one outcome, its golden directory holds it directly."""
+        order and an open placement race made concrete, in every combination
+        (``s1-assign_first``, ``s1-read_first``, ``place_race-together``, ...; several
+        joined with ``+``). Empty when nothing is open: the scenario has one outcome, its
+        golden directory holds it directly."""
         opened = self.open_steps
+        race = [RACES] if self.config.get("place_race") == OPEN else []
         found = []
-        for chosen in itertools.product(ORDERS, repeat=len(opened)) if opened else ():
+        choices = [ORDERS] * len(opened) + race
+        for chosen in itertools.product(*choices) if choices else ():
             steps = [dict(s) for s in self.steps]
-            for index, order in zip(opened, chosen, strict=True):
+            names = []
+            for index, order in zip(opened, chosen, strict=False):
                 steps[index]["order"] = order
-            name = "+".join(f"s{i}-{o}" for i, o in zip(opened, chosen, strict=True))
-            found.append((name, replace(self, steps=steps)))
+                names.append(f"s{index}-{order}")
+            config = self.config
+            if race:
+                config = {**config, "place_race": chosen[-1]}
+                names.append(f"place_race-{chosen[-1]}")
+            found.append(("+".join(names), replace(self, steps=steps, config=config)))
         return found
 
 
@@ -202,6 +214,7 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
         for i, element in enumerate(data.get("config", {}).get("batches", [])):
             _check_element(element, f"{where}: config.batches[{i}]")
     config = data.get("config", {})
+    _check_racing_workers(family, config, where)
     if family == "controller" and config.get("workers") and "barrier" not in config:
         # A worker is a BarrierHook at the chief's barrier: without one there is nothing
         # the original could be asked (the simulation would only fail in its own code).
@@ -238,6 +251,26 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
         path=where,
         before_setup=list(before_setup),
     )
+
+
+def _check_racing_workers(family: str, config: dict[str, Any], where: str) -> None:
+    """Workers with their own ControllerHook share the chief's stop flag only through a
+    parameter server, and a placement race needs them."""
+    racing = [w for w in config.get("workers", []) if w.get("controller")]
+    if racing and family != "controller":
+        raise ScenarioError(
+            f"{where}: config.workers: only controller workers build a ControllerHook"
+        )
+    if racing and int(config.get("num_ps", 0)) < 1:
+        raise ScenarioError(
+            f"{where}: config.workers: a worker's ControllerHook shares the chief's stop flag "
+            "only on a parameter server: set config.num_ps to 1 or more"
+        )
+    if "place_race" in config and not racing:
+        raise ScenarioError(
+            f"{where}: config.place_race: no worker builds a ControllerHook, so nothing races "
+            "to place the barrier"
+        )
 
 
 _INT_STRING = re.compile(r"-?(0[xX][0-9a-fA-F]+|[0-9]+)")

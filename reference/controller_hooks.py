@@ -58,7 +58,11 @@ class ControllerHook(SessionRunHook):
         self._trigger_save = trigger_save
         self._clock = clock
         self.device = "/job:ps/task:0" if num_ps > 0 else ""
-        self._control_var = Variable("monolith_controller_hook/control_var", [False, False])
+        # On the parameter server (num_ps > 0) the flags are shared by every task that
+        # builds a ControllerHook; otherwise each task has its own.
+        self._control_var = Variable(
+            "monolith_controller_hook/control_var", [False, False], local=num_ps == 0
+        )
         self._stop_op = self._control_var[0].assign(True)
         self._trigger_save_op = self._control_var[1].assign(True)
         self._reset_trigger_save_op = self._control_var[1].assign(False)

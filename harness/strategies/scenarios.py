@@ -60,6 +60,7 @@ BARRIER_QUERIES = QUERIES  # what the barrier world answers
 # time forward, so each run is bounded (see docs/testing.md on zero and tiny periods).
 WAIT_SECONDS = (0.5, 1, 2, 5)
 RUN_SECONDS = (0, 0.5, 1, 3)
+START_SECONDS = (0.5, 1, 3, 61)
 ADVANCE_SECONDS = (0, 0.5, 1, 2, 30, 59.5, 60, 61, 120)
 
 
@@ -178,16 +179,23 @@ def slot_count_scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def _workers(draw: st.DrawFn, capacity: int) -> list[dict[str, Any]]:
+def _workers(draw: st.DrawFn, capacity: int, controllers: bool = False) -> list[dict[str, Any]]:
+    """Workers at a barrier of ``capacity``; some start late, and with ``controllers``
+    some build their own ControllerHook (racing the chief to place the barrier)."""
     indices = draw(st.lists(st.integers(1, capacity), unique=True, max_size=capacity))
-    return [
-        {
+    workers = []
+    for i in indices:
+        worker: dict[str, Any] = {
             "index": i,
             "runs": draw(st.integers(0, 4)),
             "run_seconds": draw(st.sampled_from(RUN_SECONDS)),
         }
-        for i in indices
-    ]
+        if draw(st.integers(0, 3)) == 0:
+            worker["start_seconds"] = draw(st.sampled_from(START_SECONDS))
+        if controllers and draw(st.integers(0, 3)) == 0:
+            worker["controller"] = True
+        workers.append(worker)
+    return workers
 
 
 @st.composite
@@ -261,7 +269,7 @@ def controller_scripts(draw: st.DrawFn, max_steps: int = 10) -> dict[str, Any]:
             "capacity": capacity,
             "wait_seconds": draw(st.sampled_from(WAIT_SECONDS)),
         }
-        config["workers"] = draw(_workers(capacity))
+        config["workers"] = draw(_workers(capacity, int(config.get("num_ps", 0)) >= 1))
     prefix = "" if config["model_dir"] == "." else config["model_dir"] + "/"
 
     def step(draw: st.DrawFn) -> dict[str, Any]:

@@ -77,8 +77,10 @@ class TFWorld(World):
         return self.graph.as_default()
 
     def sharing_barrier(self) -> AbstractContextManager[Any]:
+        # A reuse checks the scope's dtype against the variable's: the shared flags
+        # (barrier_var, control_var) are bool vectors created without naming a dtype.
         scope = tf.compat.v1.get_variable_scope()
-        return tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE)
+        return tf.compat.v1.variable_scope(scope, reuse=tf.compat.v1.AUTO_REUSE, dtype=tf.bool)
 
     def constant(self, name: str) -> Any:
         return tf.constant(1, name=name)

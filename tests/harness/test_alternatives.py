@@ -43,6 +43,18 @@ def corpus() -> dict[str, Any]:
     return {s.id: s for s in load_all()}
 
 
+def test_an_open_placement_race_has_two_outcomes(corpus: dict[str, Any]) -> None:
+    scenario = corpus["controller/workers_race_to_place"]
+    names = [name for name, _ in scenario.alternatives()]
+    assert names == ["place_race-first", "place_race-together"]
+    forced = dict(scenario.alternatives())
+    assert [forced[n].config["place_race"] for n in names] == ["first", "together"]
+    first, together = ((GOLDEN_DIR / scenario.id / n / "trace.jsonl").read_text() for n in names)
+    assert '"type": "BarrierAlreadyPlacedError"' in first  # the chief's check found it placed
+    assert "BarrierAlreadyPlacedError" not in together
+    assert together.count("Trying to stop all workers.") >= 3  # each of the three placed it
+
+
 def test_an_open_order_has_one_golden_per_legal_outcome(corpus: dict[str, Any]) -> None:
     scenario = corpus[OPEN_ID]
     assert scenario.open_steps == [0]
@@ -160,6 +172,19 @@ def test_the_certificate_counts_scenarios_with_alternatives(
         (
             controller({"op": "end", "order": "open"}),
             "steps[0].order: only run and run_while_not_stopped take it, not end",
+        ),
+        (
+            controller(
+                {"op": "end"},
+                config={"barrier": {"capacity": 2}, "workers": [{"index": 1, "controller": True}]},
+            ),
+            "config.workers: a worker's ControllerHook shares the chief's stop flag only on a "
+            "parameter server: set config.num_ps to 1 or more",
+        ),
+        (
+            controller({"op": "end"}, config={"place_race": "open"}),
+            "config.place_race: no worker builds a ControllerHook, so nothing races to place "
+            "the barrier",
         ),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reference.testee.world import BarrierRecorder, ChiefSessionWorld
-from reference.testee.worlds.workers import Workers
+from reference.testee.worlds.workers import PlaceRace, Workers
 
 
 class ControllerWorld(ChiefSessionWorld):
@@ -45,6 +45,8 @@ class ControllerWorld(ChiefSessionWorld):
                 "trigger_save_op": self.controller.trigger_save_op,
             }
             self.workers = Workers(self, c.get("workers", []), barrier_cfg or {})
+        if c.get("place_race") == "together" and barrier is not None:
+            PlaceRace(self.clock, [barrier, *self.workers.racing_ops])
         self.session = self.chief_monitored(hooks)
         self.workers.start()
 

@@ -21,7 +21,8 @@ from reference.testee.world import BarrierRecorder, World
 
 
 class Workers:
-    """The workers of ``specs`` (``index``, ``runs``, ``run_seconds``) in ``world``."""
+    """The workers of ``specs`` (``index``, ``runs``, ``run_seconds``, ``start_seconds``,
+    ``controller``) in ``world``."""
 
     def __init__(self, world: World, specs: list[dict[str, Any]], barrier: dict[str, Any]):
         self._world = world
@@ -29,16 +30,22 @@ class Workers:
         self._threads: list[Any] = []
         self._built: dict[int, list[Any] | Exception] = {}
         self._locals: dict[int, list[Any]] = {}
+        # The BarrierOps of workers with their own ControllerHook (they race to place).
+        self.racing_ops: list[Any] = []
         self._fetch = world.constant("worker_dummy")
         stop_helper = bool(world.config.get("stop_helper", False))
         for spec in specs:
             index = int(spec["index"])
             try:
-                self._built[index] = self._build(index, barrier, stop_helper)
+                self._built[index] = self._build(
+                    index, barrier, stop_helper, bool(spec.get("controller", False))
+                )
             except Exception as e:
                 self._built[index] = e
 
-    def _build(self, index: int, barrier: dict[str, Any], stop_helper: bool) -> list[Any]:
+    def _build(
+        self, index: int, barrier: dict[str, Any], stop_helper: bool, controller: bool
+    ) -> list[Any]:
         made = self._world.hooks
         helper = made.stop_helper() if stop_helper else None
         callbacks: list[Any] = [BarrierRecorder(self._world.emit, index)]
@@ -56,6 +63,14 @@ class Workers:
         if helper is not None:
             hooks.append(helper.create_stop_hook())
         self._locals[index] = [op._action]  # the worker's local variables (shared here)
+        if controller:
+            # Its own ControllerHook over the chief's stop flags (shared on the ps), last
+            # among its hooks; it places the barrier with the worker's own BarrierOp.
+            with self._world.sharing_barrier():
+                hook = made.controller_hook(int(self._world.config.get("num_ps", 0)), op, None)
+            hooks.append(hook)
+            self._locals[index].append(hook._control_var)
+            self.racing_ops.append(op)
         return hooks
 
     def start(self) -> None:
@@ -89,3 +104,33 @@ class Workers:
                 sess.run(self._fetch)
                 world.emit({"event": "run", "worker": index, "should_stop": sess.should_stop()})
         world.emit({"event": "worker_done", "worker": index})
+
+
+class PlaceRace:
+    """``place_race: together``: every racing ControllerHook's first check of the barrier
+    (``is_barrier_placed``, inside ``place_barrier``) happens before any of them sets it,
+    so each finds it not placed and places it. Each racer's first check waits until all
+    racers have checked; later checks are ordinary."""
+
+    def __init__(self, clock: Any, ops: list[Any]) -> None:
+        self._left = len(ops)
+        self._all_checked = clock.event()
+        for op in ops:
+            self._wrap(op)
+
+    def _wrap(self, op: Any) -> None:
+        check = op.is_barrier_placed
+        first = [True]
+
+        def racing(session: Any) -> Any:
+            placed = check(session)
+            if first[0]:
+                first[0] = False
+                self._left -= 1
+                if self._left <= 0:
+                    self._all_checked.set()
+                else:
+                    self._all_checked.wait()
+            return placed
+
+        op.is_barrier_placed = racing
