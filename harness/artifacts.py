@@ -288,3 +288,17 @@ def kind_of(rel: str) -> ArtifactKind:
             _BY_PATH.clear()
         _BY_PATH[rel] = kind
     return kind
+
+
+#: Every kind's name (what ``dump --as KIND`` and ``diff --as KIND`` accept).
+ARTIFACT_KINDS = tuple(sorted(_REGISTRY))
+
+
+def kind_for(as_given: str | None, path: str) -> ArtifactKind | None:
+    """The kind a command reads ``path`` as: ``as_given`` when it names a kind, else the
+    kind of ``as_given`` (a path in an output directory) or of ``path`` itself; None when
+    no kind claims the path (only a :class:`BytesKind` fallback would)."""
+    if as_given in _REGISTRY:
+        return _REGISTRY[as_given]
+    kind = kind_of(as_given or path)
+    return None if kind.name == BytesKind.name else kind

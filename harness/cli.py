@@ -10,27 +10,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import fnmatch
 import os
 import select as io_select
-import shlex
 import signal
 import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from harness import certificate, checklist, fuzz, paths, report
 from harness.adapters import confine
-from harness.adapters.base import Implementation
 from harness.adapters.base import ImplementationFailure as CheckoutFailure
 from harness.adapters.confine import Confinement, ConfinementError
-from harness.artifacts import ArtifactKind, kind_of
+from harness.artifacts import ARTIFACT_KINDS, ArtifactKind, kind_for, kind_of
 from harness.compare import compare_output
 from harness.deviations import DeviationError, load_deviations
 from harness.golden import GoldenError, check_corpus, regenerate, stale_dirs, verify_manifest
+from harness.implementations import BUILT_IN, check_spec, make_implementation
 from harness.paths import CORPUS_ROOT
 from harness.protocol import seconds_argument
 from harness.runner import (
@@ -47,33 +47,8 @@ from harness.runner import (
 from harness.safe_fs import MAX_READ_BYTES, open_regular, remove_tree
 from harness.safe_text import shown, shown_name
 from harness.scenario import Scenario, ScenarioError, load_all
+from harness.version import version
 from harness.workdir import WorkDir
-
-BUILT_IN = ("reference", "tf", "original")  # implementations that run in this process
-
-
-def make_implementation(
-    spec: str, timeout: float = 30.0, sandbox: str | Confinement = "auto"
-) -> Implementation:
-    """``reference`` (in process), ``tf`` (the TensorFlow tier), ``original`` (the original
-    Monolith modules of the checkout ``--monolith`` names), or a testee command line
-    (``timeout``: seconds the testee has for each reply; ``sandbox``: where it runs,
-    :mod:`harness.adapters.confine`)."""
-    if spec == "reference":
-        from harness.adapters.inprocess import InProcessReference
-
-        return InProcessReference()
-    if spec == "tf":
-        from harness.adapters.tf_tier import TensorFlowTier
-
-        return TensorFlowTier()
-    if spec == "original":
-        from harness.adapters.original_tier import OriginalTier
-
-        return OriginalTier()
-    from harness.adapters.subprocess_testee import SubprocessTestee
-
-    return SubprocessTestee(shlex.split(spec), timeout=timeout, sandbox=sandbox)
 
 
 def select(scenarios: Sequence[Scenario], patterns: Sequence[str] | None) -> list[Scenario]:
@@ -137,6 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not scenarios:
         print("no scenario selected", file=sys.stderr)
         return 2
+    for spec in args.impl or ():
+        check_spec(spec)  # a program that is not there is a usage error, not a run
     deviations = load_deviations(args.deviations, all_scenarios)
     check_corpus(Path(args.golden))  # a corrupted golden is reported as such, before judging
     demands = [parse_demand(d) for d in args.min_served or ()]
@@ -163,7 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RunInterrupted as e:
             interrupted, results, columns = e, e.results, e.columns
         with _signals_ignored():  # the verdict and the reports are not to be lost now
-            problems = coverage_problems(results, demands)
+            problems = deviations.unmatched(
+                [c.label for c in columns], [s.id for s in scenarios]
+            ) + coverage_problems(results, demands)
             # The verdict first: a report that cannot be written loses nothing else.
             print(report.terminal(results, problems=problems), flush=True)
             errors = _write_reports(args, results, columns, all_scenarios)
@@ -174,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         work.close()
     if interrupted is not None:
         return 128 + interrupted.signum
-    if not all_passed(results, demands):
+    if not all_passed(results, demands):  # (an unmatched deviation is only a note)
         return 1
     return 2 if errors else 0
 
@@ -203,6 +182,10 @@ def _write_reports(
         Path(args.junit) if args.junit else None,
         Path(args.html) if args.html else None,
         extra_html="".join(checklist.render_html(c, name) for name, c in checklists),
+        descriptions={s.id: s.description for s in all_scenarios},
+        details=report.run_details(
+            args.impl or ["reference"], len({r.scenario for r in results}), Path(args.golden)
+        ),
     )
     if args.checklist:
         text = "\n".join(checklist.render_markdown(c, name) for name, c in checklists)
@@ -329,9 +312,16 @@ def _read_artifact(path: Path) -> bytes:
 
 def cmd_dump(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    kind = kind_of(args.kind_path or path.as_posix())
     f, size = open_regular(path)  # regular files only: a fifo or /dev/zero is refused
     with f:  # type: ignore[attr-defined]
+        kind = kind_for(args.kind_path, path.as_posix())
+        if kind is None:
+            print(
+                f"error: {shown_name(path)}: cannot tell what kind of artifact it is from its "
+                f"name; say which with --as KIND ({', '.join(ARTIFACT_KINDS)})",
+                file=sys.stderr,
+            )
+            return 2
         if size > MAX_READ_BYTES and type(kind).render_stream is ArtifactKind.render_stream:
             print(
                 f"{shown_name(path)}: {size} bytes, more than {MAX_READ_BYTES} to show",
@@ -343,9 +333,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 sys.stdout.write(shown(piece) + "\n")  # the file's text may hold controls
         except (ValueError, UnicodeDecodeError) as e:
             sys.stdout.flush()
-            print(
-                f"{shown_name(path)}: cannot read as {kind.name}: {shown(str(e))}", file=sys.stderr
-            )
+            why = shown(str(e))
+            print(f"{shown_name(path)}: cannot read as {kind.name}: {why}", file=sys.stderr)
             return 1
     return 0
 
@@ -358,17 +347,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(shown(str(d)))
         return 1 if differences else 0
     if args.kind_path:
-        rel = args.kind_path
+        kind = kind_for(args.kind_path, b.as_posix())
     elif kind_of(a.as_posix()) is kind_of(b.as_posix()):
-        rel = a.as_posix()
+        kind = kind_of(a.as_posix())
     else:
         print(
             f"{shown_name(a)} is {kind_of(a.as_posix()).name}, {shown_name(b)} is "
-            f"{kind_of(b.as_posix()).name}: "
-            "say which with --as",
+            f"{kind_of(b.as_posix()).name}: say which with --as",
             file=sys.stderr,
         )
         return 2
+    kind = kind or kind_of(b.as_posix())  # a path --as that names no kind: as bytes
+    rel = args.kind_path if args.kind_path and args.kind_path not in ARTIFACT_KINDS else ""
+    rel = rel or b.as_posix()
     try:
         expected, actual = _read_artifact(a), _read_artifact(b)
     except ValueError as e:
@@ -376,7 +367,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 2
     if expected == actual:
         return 0
-    kind = kind_of(rel)
     explained = kind.explain(rel, expected, actual, (str(a), str(b)))
     print(shown(f"{shown_name(a)} -> {shown_name(b)} [{kind.name}]: {explained}"))
     return 1
@@ -477,16 +467,52 @@ def _command(sub: Any, name: str, summary: str, description: str) -> argparse.Ar
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, suggesting the closest option for a mistyped one."""
+
+    def error(self, message: str) -> NoReturn:
+        wrong = message.removeprefix("unrecognized arguments: ")
+        if wrong != message:
+            known = _option_strings(self)
+            hints = []
+            for word in wrong.split():
+                option = word.split("=", 1)[0]
+                close = difflib.get_close_matches(option, known, n=1, cutoff=0.6)
+                if option.startswith("-") and close:
+                    hints.append(f"{option}: did you mean {close[0]}?")
+            if hints:
+                message += " (" + "; ".join(hints) + ")"
+        super().error(message)
+
+
+def _option_strings(p: argparse.ArgumentParser) -> list[str]:
+    """Every option string of ``p`` and of its subcommands."""
+    found = []
+    for action in p._actions:
+        found += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _option_strings(sub)
+    return sorted(set(found))
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="monolith-parity",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_global_options(defaults=True)],
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument("--version", action="version", version=f"monolith-parity {version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for add in (_add_run, _add_regen, _add_verify, _add_certify, _add_list, _add_dump, _add_diff):
+        add(sub)
+    fuzz.register(sub)  # its body is harness/fuzz.py
+    return p
 
+
+def _add_run(sub: Any) -> None:
     run = _command(
         sub,
         "run",
@@ -515,21 +541,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--deviations", metavar="FILE", help="the implementation's declared deviations (JSON)"
     )
-    run.add_argument(
-        "--timeout",
-        type=seconds_argument,
-        default=30.0,
-        metavar="SECONDS",
-        help="seconds a testee has for each reply, finite and above 0 (default: 30)",
-    )
-    run.add_argument(
-        "--sandbox",
-        choices=confine.MODES,
-        default="auto",
-        help="where a testee runs: 'bwrap' (bubblewrap: read-only file system but the work "
-        "directory, no network, own PID namespace), 'none' (unconfined, watched), 'auto' "
-        "(bwrap when it works here, else none, saying why; the default)",
-    )
+    _add_testee_options(run)
     run.add_argument(
         "--min-served",
         action="append",
@@ -554,6 +566,26 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(fn=cmd_run)
 
+
+def _add_testee_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--timeout",
+        type=seconds_argument,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds a testee has for each reply, finite and above 0 (default: 30)",
+    )
+    run.add_argument(
+        "--sandbox",
+        choices=confine.MODES,
+        default="auto",
+        help="where a testee runs: 'bwrap' (bubblewrap: read-only file system but the work "
+        "directory, no network, own PID namespace), 'none' (unconfined, watched), 'auto' "
+        "(bwrap when it works here, else none, saying why; the default)",
+    )
+
+
+def _add_regen(sub: Any) -> None:
     regen = _command(
         sub,
         "regen",
@@ -569,6 +601,9 @@ def parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="discard uncommitted or untracked changes in golden/"
     )
     regen.set_defaults(fn=cmd_regen)
+
+
+def _add_verify(sub: Any) -> None:
     _command(
         sub,
         "verify",
@@ -580,6 +615,9 @@ def parser() -> argparse.ArgumentParser:
         "reason) since it or its golden last changed. Prints 'N certified, N not "
         "applicable, N uncertified' and one line per problem.",
     ).set_defaults(fn=cmd_verify)
+
+
+def _add_certify(sub: Any) -> None:
     certify = _command(
         sub,
         "certify",
@@ -598,6 +636,9 @@ def parser() -> argparse.ArgumentParser:
         help="run the corpus N times; a scenario whose outcome varies is not agreed",
     )
     certify.set_defaults(fn=cmd_certify)
+
+
+def _add_list(sub: Any) -> None:
     _command(
         sub,
         "list",
@@ -606,23 +647,30 @@ def parser() -> argparse.ArgumentParser:
         "description.",
     ).set_defaults(fn=cmd_list)
 
+
+KIND_HELP = (
+    "an artifact kind (" + ", ".join(sorted(ARTIFACT_KINDS)) + "), or a PATH in an "
+    "output directory the file would be at (e.g. features/x.pb)"
+)
+
+
+def _add_dump(sub: Any) -> None:
     dump = _command(
         sub,
         "dump",
         "show an artifact in readable form",
         "Print a ckpt.info file, an ExampleBatch stream, an action file or a trace.jsonl "
         "readably. The kind is chosen from the file's path as in an output directory "
-        "(e.g. files/model/ckpt.info-10, trace.jsonl); --as names it for a file elsewhere.",
+        "(e.g. files/model/ckpt.info-10, trace.jsonl); --as names it for a file elsewhere. "
+        "A file whose kind cannot be told is refused (exit 2), unless --as names one "
+        "(--as bytes shows any file as bytes).",
     )
     dump.add_argument("file", metavar="FILE", help="the artifact to show")
-    dump.add_argument(
-        "--as",
-        dest="kind_path",
-        metavar="PATH",
-        help="read FILE as if it were at PATH in an output directory (e.g. features/x.pb)",
-    )
+    dump.add_argument("--as", dest="kind_path", metavar="KIND|PATH", help=KIND_HELP)
     dump.set_defaults(fn=cmd_dump)
 
+
+def _add_diff(sub: Any) -> None:
     diff = _command(
         sub,
         "diff",
@@ -641,12 +689,10 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--as",
         dest="kind_path",
-        metavar="PATH",
-        help="read both as if they were at PATH in an output directory (default: ACTUAL's path)",
+        metavar="KIND|PATH",
+        help=KIND_HELP + " (default: ACTUAL's path)",
     )
     diff.set_defaults(fn=cmd_diff)
-    fuzz.register(sub)  # its body is harness/fuzz.py
-    return p
 
 
 def _resolve_corpus(args: argparse.Namespace) -> None:

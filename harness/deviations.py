@@ -57,6 +57,28 @@ class Deviations:
     implementation: str = ""
     reasons: dict[str, str] = field(default_factory=dict)  # scenario id -> reason
     relaxations: dict[str, str] = field(default_factory=dict)  # relaxation -> reason
+    path: str = ""  # the file, for what reports say of it
+    # Each scenario or quirk entry: (how reports name it, the scenario ids it targets).
+    entries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def unmatched(self, implementations: Sequence[str], scenario_ids: Sequence[str]) -> list[str]:
+        """One line for each way this file matches nothing in a run of ``implementations``
+        on ``scenario_ids``: scoped to an implementation the run does not have, or an entry
+        none of whose scenarios the run selected."""
+        if not self.path:
+            return []
+        if self.implementation and self.implementation not in implementations:
+            ran = ", ".join(repr(i) for i in implementations) or "none"
+            return [
+                f"deviations: {self.path} is for implementation {self.implementation!r}, "
+                f"which is not in this run (it ran {ran}): nothing in it applied"
+            ]
+        selected = set(scenario_ids)
+        return [
+            f"deviations: {self.path}: {name} matches no scenario of this run"
+            for name, targets in self.entries
+            if not selected.intersection(targets)
+        ]
 
     def expected_to_fail(self, scenario_id: str) -> str | None:
         return self.reasons.get(scenario_id)
@@ -158,20 +180,27 @@ def load_deviations(path: str | Path | None, scenarios: Sequence[Scenario]) -> D
     by_id = {s.id: s for s in scenarios}
     reasons: dict[str, str] = {}
     relaxations: dict[str, str] = {}
+    entries: list[tuple[str, tuple[str, ...]]] = []
     for i, entry in enumerate(data["deviations"]):
         where = f"{path}: deviations[{i}]"
         if "scenario" in entry:
             if entry["scenario"] not in by_id:
                 raise DeviationError(f"{where}.scenario: no scenario {entry['scenario']!r}")
             reasons[entry["scenario"]] = entry["reason"]
+            entries.append(
+                (f"deviations[{i}] (scenario {entry['scenario']})", (entry["scenario"],))
+            )
         elif "quirk" in entry:
             pinned = [s.id for s in scenarios if entry["quirk"] in s.pins]
             if not pinned:
                 raise DeviationError(f"{where}.quirk: no scenario pins {entry['quirk']!r}")
             for scenario_id in pinned:
                 reasons[scenario_id] = f"quirk {entry['quirk']}: {entry['reason']}"
+            entries.append((f"deviations[{i}] (quirk {entry['quirk']})", tuple(pinned)))
         else:
             if entry["relax"] in relaxations:
                 raise DeviationError(f"{where}.relax: {entry['relax']!r} is declared twice")
             relaxations[entry["relax"]] = entry["reason"]
-    return Deviations(data.get("implementation", ""), reasons, relaxations)
+    return Deviations(
+        data.get("implementation", ""), reasons, relaxations, str(path), tuple(entries)
+    )

@@ -498,11 +498,13 @@ def fuzz(options: FuzzOptions, say: Callable[[str], None] | None = None) -> Fuzz
 
 
 def _fuzz(options: FuzzOptions, seed: int, work: WorkDir, say: Callable[[str], None]) -> FuzzResult:
-    from harness.cli import make_implementation
     from harness.golden import GOLDEN_DIR
+    from harness.implementations import check_spec, make_implementation
     from harness.scenario import FIXTURES_DIR
 
     try:
+        for spec in (options.against, options.impl):
+            check_spec(spec)
         against = make_implementation(options.against, options.timeout, options.sandbox)
         testee = make_implementation(options.impl, options.timeout, options.sandbox)
     except ValueError as e:

@@ -181,7 +181,7 @@ def parity_work(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkDir]:
 
 @pytest.fixture(scope="session")
 def parity_impl(request: pytest.FixtureRequest, parity_work: WorkDir) -> Iterator[Any]:
-    from harness.cli import make_implementation
+    from harness.implementations import make_implementation
 
     spec = request.config.getoption("--impl")
     try:
@@ -287,6 +287,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.section("parity")
     problems = config.stash.get(PROBLEMS, [])
+    try:
+        devs = load_deviations(config.getoption("--deviations"), _scenarios(config))
+    except Exception:  # reported where the fixture loads it
+        devs = Deviations()
+    notes = devs.unmatched(list(report.by_implementation(results)), [r.scenario for r in results])
+    for line in notes:
+        terminalreporter.write_line(line, yellow=True)
     for line in report.terminal(results, problems=problems).splitlines():
         terminalreporter.write_line(line, red=line in problems)
     html_path, junit = config.getoption("--parity-html"), config.getoption("--parity-junit")
@@ -304,6 +311,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         extra_html=extra,
         junit_option="--parity-junit",
         html_option="--parity-html",
+        descriptions={s.id: s.description for s in _scenarios(config)},
+        details=report.run_details(
+            [config.getoption("--impl")],
+            len({r.scenario for r in results}),
+            Path(config.getoption("--parity-golden")),
+        ),
     )
     for line in errors:
         terminalreporter.write_line(line, red=True)

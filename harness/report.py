@@ -15,7 +15,7 @@ import html
 import os
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.runner import (
@@ -30,6 +30,7 @@ from harness.runner import (
     ScenarioResult,
 )
 from harness.safe_text import shown, shown_name
+from harness.version import version
 
 
 def _plural(n: int, word: str) -> str:
@@ -208,7 +209,7 @@ def junit_xml(results: Sequence[ScenarioResult], suite: str = "parity") -> bytes
                 error = ET.SubElement(case, "error", message=NOT_RUN)
                 error.text = shown(str(r.reason))
             elif not r.ok:
-                failure = ET.SubElement(case, "failure", message=_name(r.status))
+                failure = ET.SubElement(case, "failure", message=_name(r.headline()))
                 failure.text = shown(r.explanation())
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
@@ -230,6 +231,10 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0 0;font-size:.85em;
 max-height:24em;overflow:auto;background:#fff;color:#202124;border:1px solid #e0e0e0;padding:.4em}
 .filter{margin:1em 0;display:flex;gap:1.5em;align-items:center}
 .filter input[type=search]{width:24em;padding:.3em}
+.desc{font-family:system-ui,sans-serif;font-size:.8em;color:#5f6368;white-space:normal;
+max-width:32em;margin-top:.2em}
+dl.details{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;font-size:.9em}
+dl.details dt{color:#5f6368}dl.details dd{margin:0;font-family:ui-monospace,monospace}
 .checklist li{margin:.2em 0}.checklist .count{font-weight:normal;color:#5f6368}
 .checklist .why{display:block;margin-left:1.8em;font-size:.85em}
 .checklist .why-passed{color:#137333}.checklist .why-failing{color:#c5221f}
@@ -298,10 +303,17 @@ def _cell(r: ScenarioResult | None) -> str:
 
 
 def html_page(
-    results: Sequence[ScenarioResult], title: str = "Monolith hook parity", extra_html: str = ""
+    results: Sequence[ScenarioResult],
+    title: str = "Monolith hook parity",
+    extra_html: str = "",
+    descriptions: Mapping[str, str] | None = None,
+    details: Mapping[str, str] | None = None,
 ) -> str:
-    """The parity page: one row per scenario, one column per implementation in the order
-    they were run; rows with a failure first, a filter over ids and quirks."""
+    """The parity page: the run's ``details`` (date, implementations, corpus, harness
+    version), one row per scenario (with its description) and one column per
+    implementation in the order they were run, rows with a failure first, a filter over
+    ids and quirks; ``extra_html`` (the checklists) follows, linked from the top."""
+    descriptions = descriptions or {}
     impls = list(by_implementation(results))
     cell = {(r.scenario, r.implementation): r for r in results}
     pins = {r.scenario: r.pins for r in results}
@@ -318,8 +330,10 @@ def html_page(
         bad = rank(s)[0] == 0
         text = esc(" ".join([s, *pins[s]]).lower())
         tds = "".join(_cell(cell.get((s, impl))) for impl in impls)
+        about = descriptions.get(s)
+        desc = f'<div class="desc">{html.escape(shown(about))}</div>' if about else ""
         rows.append(
-            f'<tr data-text="{text}" data-bad="{int(bad)}"><th class="sid">{esc(s)}</th>'
+            f'<tr data-text="{text}" data-bad="{int(bad)}"><th class="sid">{esc(s)}{desc}</th>'
             f'<td class="pins">{esc(", ".join(pins[s]))}</td>{tds}</tr>'
         )
     not_run = {r.implementation: r.reason for r in results if r.status == NOT_RUN}
@@ -338,14 +352,25 @@ def html_page(
         for name, mode in modes.items()
     )
     title = esc(title)
+    run = "".join(
+        f"<dt>{esc(key)}</dt><dd>{html.escape(shown(value))}</dd>"
+        for key, value in (details or {}).items()
+    )
+    run = f'<dl class="details">{run}</dl>' if run else ""
+    jump = (
+        '<p class="jump"><a href="#checklists">verification checklists</a> (below the table)</p>'
+        if extra_html
+        else ""
+    )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{title}</h1><ul>{summaries}</ul>"
+        f"<style>{_CSS}</style></head><body><h1>{title}</h1>{run}<ul>{summaries}</ul>{jump}"
         '<div class="filter"><input type="search" id="q" placeholder="filter: scenario or quirk">'
         '<label><input type="checkbox" id="bad"> failures only</label>'
         '<span id="shown"></span></div>'
         f"<table><tr><th>scenario</th><th>pins</th>{head}</tr>{''.join(rows)}</table>"
-        f"{shown(extra_html)}<script>{_SCRIPT}</script></body></html>\n"
+        f'<div id="checklists">{shown(extra_html)}</div><script>{_SCRIPT}</script>'
+        "</body></html>\n"
     )
 
 
@@ -389,6 +414,8 @@ def write_reports(
     *,
     junit_option: str = "--junit",
     html_option: str = "--html",
+    descriptions: Mapping[str, str] | None = None,
+    details: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Write the JUnit XML and the HTML page that were asked for, each atomically (see
     :func:`write_atomically`). A report that cannot be written does not stop the other:
@@ -399,7 +426,13 @@ def write_reports(
     errors = []
     wanted = (
         (junit_option, junit, lambda: junit_xml(results)),
-        (html_option, html_path, lambda: html_page(results, extra_html=extra_html).encode()),
+        (
+            html_option,
+            html_path,
+            lambda: html_page(
+                results, extra_html=extra_html, descriptions=descriptions, details=details
+            ).encode(),
+        ),
     )
     for option, path, render in wanted:
         if not path:
@@ -410,3 +443,22 @@ def write_reports(
             why = shown(_error_text(exc), multiline=False)
             errors.append(f"cannot write {option} {shown_name(path)}: {why}")
     return errors
+
+
+def run_details(implementations: Sequence[str], scenarios: int, golden: Path) -> dict[str, str]:
+    """What the parity page says of its run: when, on what, against which corpus, by which
+    harness."""
+    import datetime
+    import hashlib
+
+    manifest = golden / "MANIFEST.json"
+    try:
+        corpus = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
+    except OSError:
+        corpus = "unknown"
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "implementations": "; ".join(implementations),
+        "corpus": f"{scenarios} scenarios, goldens {corpus} (sha256 of {manifest.name})",
+        "harness": f"monolith-parity {version()}",
+    }

@@ -138,6 +138,12 @@ class ScenarioResult:
         scenario not run is neither, and fails the run: see :func:`all_passed`)."""
         return self.status not in (NOT_APPLICABLE, NOT_RUN)
 
+    def headline(self, limit: int = 200) -> str:
+        """The explanation's first line, at most ``limit`` characters: what a CI dashboard
+        shows of a failure (JUnit's ``message``)."""
+        first = next(iter(self.explanation().splitlines()), self.status)
+        return first if len(first) <= limit else first[: limit - 3] + "..."
+
     def explanation(self) -> str:
         parts = []
         if self.failure:

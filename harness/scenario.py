@@ -39,6 +39,11 @@ ORDERS = (ASSIGN_FIRST, READ_FIRST)
 RACES = ("first", "together")
 MAX_OPEN_STEPS = 3  # 2**3 alternatives at most
 ASSIGNING_FETCHES = ("stop_op", "trigger_save_op")
+# What a run step may fetch, by family (the schema lists every family's together).
+FETCHES = {
+    "controller": ("dummy", "stop_op", "trigger_save_op"),
+    "feature_dump": ("train_op", "dummy"),
+}
 
 # Fields a step needs, by family and op (the schema cannot say which op needs what).
 REQUIRED = {
@@ -215,6 +220,13 @@ def parse(data: Any, scenario_id: str, where: str) -> Scenario:
             _check_element(element, f"{where}: config.batches[{i}]")
     config = data.get("config", {})
     _check_racing_workers(family, config, where)
+    indexes = [w.get("index") for w in config.get("workers", [])]
+    repeated = sorted({i for i in indexes if indexes.count(i) > 1})
+    if repeated:
+        raise ScenarioError(
+            f"{where}: config.workers: index {repeated[0]} is given twice (each worker is one "
+            "task, with one index)"
+        )
     if family == "controller" and config.get("workers") and "barrier" not in config:
         # A worker is a BarrierHook at the chief's barrier: without one there is nothing
         # the original could be asked (the simulation would only fail in its own code).
@@ -434,6 +446,12 @@ def _check_step(family: str, step: dict[str, Any], where: str) -> None:
     for name, ops in ONLY_FOR.items():
         if name in step and op not in ops:
             raise ScenarioError(f"{where}.{name}: only {' and '.join(ops)} take it, not {op}")
+    fetch = step.get("fetch")
+    if fetch is not None and fetch not in FETCHES.get(family, ()):
+        raise ScenarioError(
+            f"{where}.fetch: {fetch!r} is not a fetch of the {family} family (one of "
+            f"{', '.join(FETCHES.get(family, ())) or 'none'})"
+        )
     if "order" in step and (family != "controller" or step.get("fetch") not in ASSIGNING_FETCHES):
         raise ScenarioError(
             f"{where}.order: only a controller run whose fetch assigns a flag the hooks read "
@@ -505,12 +523,21 @@ def _check_finite(value: Any, where: str, path: str) -> None:
             _check_finite(v, where, f"{path}[{i}]")
 
 
+# Cluster scenarios (``fixtures/cluster/``, harness.cluster) have a format of their own and
+# are not part of the parity corpus.
+NOT_CORPUS = frozenset({"cluster"})
+
+
 def discover(root: str | os.PathLike[str] = FIXTURES_DIR) -> Iterator[Path]:
-    """Every scenario file under ``root`` (``<family>/<name>.json``), sorted. Every entry
-    but a directory is one: a link, a fifo or a device named so is refused by :func:`load`,
-    not silently skipped."""
+    """Every scenario file under ``root`` (``<family>/<name>.json``), sorted; the folders of
+    :data:`NOT_CORPUS` are skipped. Every entry but a directory is one: a link, a fifo or a
+    device named so is refused by :func:`load`, not silently skipped."""
     root = Path(root)
-    yield from sorted(p for p in root.glob("*/*.json") if not stat.S_ISDIR(_lmode(p)))
+    yield from sorted(
+        p
+        for p in root.glob("*/*.json")
+        if p.parent.name not in NOT_CORPUS and not stat.S_ISDIR(_lmode(p))
+    )
 
 
 def _lmode(path: Path) -> int:

@@ -113,7 +113,9 @@ def test_run_until_end_reports_one_runs_event_and_no_run_events(
                 continue
             kinds = [e["event"] for e in events]
             assert "run" not in kinds, s.id
-            assert kinds.count("runs") == 1, s.id
+            # one runs event, unless another error than OutOfRangeError ended it
+            # (docs/conventions.md, rule 10: then only that error is reported)
+            assert kinds.count("runs") == 1 or (kinds.count("runs") == 0 and "error" in kinds), s.id
             seen += 1
     assert seen >= 10
 

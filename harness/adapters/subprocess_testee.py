@@ -35,7 +35,7 @@ from typing import Any, NoReturn
 from harness import protocol
 from harness.adapters import confine
 from harness.adapters.base import Events, ImplementationFailure, NotApplicable
-from harness.adapters.process import EOF, STDERR_TAIL_LINES, TesteeProcess, quote, signal_name
+from harness.adapters.process import EOF, TesteeProcess, signal_name
 from harness.adapters.sandbox import EscapeWatch, Sandbox, describe
 from harness.protocol import check_seconds
 from harness.safe_text import shown
@@ -135,6 +135,7 @@ class SubprocessTestee:
         self._scenario: str | None = None  # id of the scenario in progress
         self._watch: EscapeWatch | None = None
         self._stderr_mark = 0
+        self._failed_stderr = ""  # the stderr of a scenario whose testee was killed
         self._tainted = False  # answered 'error': replaced before the next scenario
         self.starts = 0  # how many processes were started (for tests and benchmarks)
         self.exit_grace = EXIT_GRACE
@@ -202,6 +203,7 @@ class SubprocessTestee:
         self._scenario = scenario.id
         self._watch = EscapeWatch(files, self.work_dir or self._bound)
         self._stderr_mark = run.process.stderr_count
+        self._failed_stderr = ""
         reply = self._request(request)
         if reply["type"] == codec.NOT_APPLICABLE:
             self._scenario = None  # the testee holds nothing for it; no teardown follows
@@ -232,9 +234,10 @@ class SubprocessTestee:
 
     # -- extras -----------------------------------------------------------------------
     def scenario_stderr(self) -> str:
-        """What the testee wrote to stderr since the current (or last) scenario's setup."""
+        """What the testee wrote to stderr since the current (or last) scenario's setup,
+        a killed process's included."""
         if self._run is None:
-            return ""
+            return self._failed_stderr
         return "\n".join(self._run.process.stderr_since(self._stderr_mark))
 
     @property
@@ -269,7 +272,7 @@ class SubprocessTestee:
             confinement = self.confinement
         except confine.ConfinementError as e:
             raise ImplementationFailure(str(e)) from e
-        missing = _missing_program(self.argv, self.env)
+        missing = missing_program(self.argv, self.env)
         if missing:
             raise ImplementationFailure(f"cannot start testee {shlex.join(self.argv)}: {missing}")
         if self.work_dir is not None:
@@ -305,13 +308,11 @@ class SubprocessTestee:
         assert self._run is not None
         timeout = protocol.reply_timeout(step, self.timeout, self._run.caps["virtual_clock"])
         reply = self._exchange(request, timeout)
-        if reply["type"] == codec.ERROR:
+        if reply["type"] == codec.ERROR:  # its stderr is the result's log, shown once
             self._tainted = True
-            tail = self.scenario_stderr().splitlines()[-STDERR_TAIL_LINES:]
             raise ImplementationFailure(
                 f"the testee reported an internal error on {_what(request)}: "
-                f"{shown(reply['message'], limit=MAX_MESSAGE)}\n"
-                f"its stderr during this scenario:\n{quote(tail)}"
+                f"{shown(reply['message'], limit=MAX_MESSAGE)}"
             )
         return reply
 
@@ -355,17 +356,23 @@ class SubprocessTestee:
                     self._fail(f"the testee exited with {signal_name(status)} during {what}")
 
     def _fail(self, reason: str) -> NoReturn:
+        """Kill the testee and raise. During a scenario its stderr is kept for the result's
+        log (:meth:`scenario_stderr`), shown once there; outside one (start-up, hello) the
+        failure itself quotes it, since no result carries a log."""
         run = self._run
         assert run is not None
-        scenario = f" (scenario {self._scenario})" if self._scenario else ""
-        run.kill(self.exit_grace)
-        tail = run.process.stderr_tail()
+        scenario = self._scenario
+        run.kill(self.exit_grace)  # joins the stderr thread: its last lines are in
         self._run = None
         self._scenario = None
-        raise ImplementationFailure(
-            f"{reason}{scenario}; testee {shlex.join(self.argv)} was killed.\n"
-            f"last lines of its stderr:\n{tail}"
+        message = f"{reason}{f' (scenario {scenario})' if scenario else ''}; testee " + (
+            f"{shlex.join(self.argv)} was killed."
         )
+        if scenario:
+            self._failed_stderr = "\n".join(run.process.stderr_since(self._stderr_mark))
+        else:
+            message += f"\nlast lines of its stderr:\n{run.process.stderr_tail()}"
+        raise ImplementationFailure(message)
 
     def _check_escape(self) -> None:
         run, watch = self._run, self._watch
@@ -402,7 +409,7 @@ MAX_NAME = 100
 MAX_MESSAGE = 4000
 
 
-def _missing_program(argv: Sequence[str], env: Mapping[str, str] | None) -> str | None:
+def missing_program(argv: Sequence[str], env: Mapping[str, str] | None) -> str | None:
     """Why ``argv[0]`` cannot be executed (None when it can, as far as can be told)."""
     program = argv[0]
     if "/" in program:

@@ -13,7 +13,7 @@ real job every worker is its own process. The simulation runs the chief and its 
 in one process, so the replacement keys the throttle on the call site AND the simulated
 process: a worker's thread (named ``worker<i>`` by the worlds) is its own process,
 every other thread belongs to the chief. That is the convention every tier follows
-(``docs/design.md``).
+(``docs/conventions.md``, rule 8).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ modules'). How each family runs:
   for job-qualified devices) and a plain session.
 * ``hook_utils``: the wrappers around recording ``CheckpointSaverListener``\\ s.
 
-Harness convention (docs/design.md): within one run the caller's fetches come before the
+Harness convention (docs/scenarios.md, "Orders left open"): within one run the caller's fetches come before the
 hooks'. TensorFlow does not order an assign and a read in one ``session.run`` (the hook
 sees a just-fetched ``stop_op`` about 4 runs in 5), so a ``run`` of ``stop_op`` or
 ``trigger_save_op`` first runs that (idempotent) assign on the raw session, then the

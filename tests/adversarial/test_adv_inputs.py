@@ -65,6 +65,26 @@ REFUSED = [
         scenario("controller", [], {"workers": [{"index": 1, "runs": 1}]}),
         "config.workers: a worker waits at the chief's barrier; give config.barrier too",
     ),
+    # A fetch of another family failed with KeyError in the simulation's own lookup; two
+    # workers of one index shared one build. Neither is anything the original can be asked.
+    (
+        scenario("controller", [{"op": "run", "fetch": "train_op"}]),
+        "steps[0].fetch: 'train_op' is not a fetch of the controller family (one of dummy, "
+        "stop_op, trigger_save_op)",
+    ),
+    (
+        scenario("feature_dump", [{"op": "run", "fetch": "stop_op"}]),
+        "steps[0].fetch: 'stop_op' is not a fetch of the feature_dump family (one of "
+        "train_op, dummy)",
+    ),
+    (
+        scenario(
+            "barrier",
+            [],
+            {"capacity": 2, "workers": [{"index": 1, "runs": 1}, {"index": 1, "runs": 2}]},
+        ),
+        "config.workers: index 1 is given twice (each worker is one task, with one index)",
+    ),
     (
         slot_count({}, {"op": "save", "global_step": "1" * 29}),
         f"steps[0].global_step: '{'1' * 29}' is out of range for a global step ({INT64_RANGE})",

@@ -157,7 +157,7 @@ def test_junit_is_total(results: list[ScenarioResult], suite: str) -> None:
                 assert (case.find("error").text or "") == shown(str(r.reason))
             elif not r.ok:
                 failure = case.find("failure")
-                assert failure.get("message") == one_line(r.status)
+                assert failure.get("message") == one_line(r.headline())  # what failed, in a line
                 assert (failure.text or "") == shown(r.explanation())
             if r.relaxed_pass:
                 values = [p.get("value") for p in case.iter("property")]
@@ -306,7 +306,7 @@ def test_checklist_shows_hostile_names_escaped() -> None:
         "",
         r"### `f\u202e.py` (0/1)",
         "",
-        r"- [ ] All public functions/classes mapped to rust\x07<b> — failed: x/\x1b[2Jid\ud800",
+        r"- [ ] All public functions/classes mapped in the port — failed: x/\x1b[2Jid\ud800",
     ]
     fragment = checklist.render_html(cls, "rust\x07<b>")
     assert r"<h2>Verification checklist: rust\x07&lt;b&gt;</h2>" in fragment

@@ -96,7 +96,7 @@ def test_diff_says_which_side_is_expected(capsys: pytest.CaptureFixture[str]) ->
 def test_dump_explains_its_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     text = help_of("dump", capsys=capsys)
     assert re.search(r"\n  FILE +the artifact to show\n", text)
-    assert "--as PATH" in text
+    assert "--as KIND|PATH" in text
 
 
 def test_help_lines_fit_a_terminal(

@@ -74,8 +74,8 @@ def test_fault_fails_that_scenario_only(
     bad, good = results
     assert bad.status == FAILED and bad.failure, bad
     op = next(st["op"] for st in victim.steps if st["op"] not in HARNESS_OPS)
-    for words in FAULTS[fault]:
-        assert words.format(op=op) in bad.failure, bad.failure
+    for words in FAULTS[fault]:  # the failure, or the testee's stderr (its log)
+        assert words.format(op=op) in bad.explanation(), bad.explanation()
     assert seconds[0] < timeout + SLACK
     assert good.status == PASSED, good.explanation()
     assert testee.starts == 2, "the next scenario ran on a fresh testee"
@@ -191,7 +191,7 @@ def test_crash_kills_the_whole_process_group(
     failure = results[0].failure or ""
     assert "exited with status 4" in failure, failure
     assert seconds[0] < SLACK
-    token = re.search(r"orphan token (\S+)", failure).group(1)
+    token = re.search(r"orphan token (\S+)", results[0].log).group(1)  # its stderr
     wait_until(lambda: not running_with(token), timeout=SLACK, what=f"grandchild {token} to end")
     assert results[1].status == PASSED
 
