@@ -46,7 +46,7 @@ from harness.runner import (
 )
 from harness.safe_fs import MAX_READ_BYTES, open_regular, remove_tree
 from harness.safe_text import shown, shown_name
-from harness.scenario import Scenario, ScenarioError, load_all
+from harness.scenario import Scenario, ScenarioError, load_all, load_overlay
 from harness.version import version
 from harness.workdir import WorkDir
 
@@ -108,6 +108,7 @@ def _progress(verbose: bool) -> Callable[[ScenarioResult], None]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     all_scenarios = load_all(args.fixtures)  # loaded and validated once
+    all_scenarios += _overlay(args, all_scenarios)
     scenarios = select(all_scenarios, args.k)
     if not scenarios:
         print("no scenario selected", file=sys.stderr)
@@ -116,6 +117,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_spec(spec)  # a program that is not there is a usage error, not a run
     deviations = load_deviations(args.deviations, all_scenarios)
     check_corpus(Path(args.golden))  # a corrupted golden is reported as such, before judging
+    if args.overlay:
+        check_corpus(Path(args.overlay) / paths.GOLDEN)
     demands = [parse_demand(d) for d in args.min_served or ()]
     confinement: str | Confinement = args.sandbox
     if any(spec not in BUILT_IN for spec in args.impl or ()):
@@ -212,13 +215,21 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _overlay(args: argparse.Namespace, shipped: Sequence[Scenario]) -> list[Scenario]:
+    """The port's own scenarios of ``--overlay`` (none without it)."""
+    return load_overlay(args.overlay, shipped) if args.overlay else []
+
+
 def cmd_regen(args: argparse.Namespace) -> int:
     scenarios = load_all(args.fixtures)
+    golden = Path(args.golden)
+    if args.overlay:  # only the port's own goldens: the shipped ones are the original's
+        scenarios, golden = _overlay(args, scenarios), Path(args.overlay) / paths.GOLDEN
     impl = make_implementation("reference")
     changes = regenerate(
         scenarios,
         impl,
-        Path(args.golden),
+        golden,
         progress=lambda line: print(line) if " " in line else None,  # clean-ups, not ids
         force=args.force,
     )
@@ -239,6 +250,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         problems += certified.lines()
         print(f"certificate: {certified.summary()}")
+    local = _overlay(args, scenarios)
+    if local:  # a port's own scenarios: their goldens are the reference's, never certified
+        overlay_golden = Path(args.overlay) / paths.GOLDEN
+        problems += [f"{args.overlay}: {p}" for p in verify_manifest(overlay_golden)]
+        problems += [
+            f"{args.overlay}: {d}: golden output with no scenario"
+            for d in stale_dirs(local, overlay_golden)
+        ]
+        print(f"local: {len(local)} scenario(s) of --overlay {args.overlay}, uncertified")
+        if args.require_certified:
+            problems += [f"{s.id}: local, uncertified (--require-certified)" for s in local]
     for p in problems:
         print(p)
     print("golden corpus consistent" if not problems else f"{len(problems)} problem(s)")
@@ -295,8 +317,10 @@ def cmd_certify(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for s in load_all(args.fixtures):
+    shipped = load_all(args.fixtures)
+    for s in shipped + _overlay(args, shipped):
         pins = f" [{', '.join(s.pins)}]" if s.pins else ""
+        pins += " [local]" if s.local else ""
         print(shown(f"{s.id}{pins}: {s.description}", multiline=False))
     return 0
 
@@ -444,6 +468,14 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
         metavar="COMMIT",
         default=default(None),
         help="the commit to read from a git dir --monolith (sets $MONOLITH_COMMIT)",
+    )
+    opts.add_argument(
+        "--overlay",
+        metavar="DIR",
+        default=default(None),
+        help="a port's own scenarios beside the shipped corpus: DIR/fixtures/<family>/*.json, "
+        "goldens in DIR/golden/ (made by the reference: --overlay DIR regen); local, so never "
+        "certified",
     )
     return g
 
@@ -604,7 +636,7 @@ def _add_regen(sub: Any) -> None:
 
 
 def _add_verify(sub: Any) -> None:
-    _command(
+    verify = _command(
         sub,
         "verify",
         "check the goldens against their manifest and their certificate",
@@ -613,8 +645,16 @@ def _add_verify(sub: Any) -> None:
         "to a scenario, and that every scenario is certified by golden/CERTIFICATE.json "
         "(agreed with the original Monolith hooks, or not applicable to them with a "
         "reason) since it or its golden last changed. Prints 'N certified, N not "
-        "applicable, N uncertified' and one line per problem.",
-    ).set_defaults(fn=cmd_verify)
+        "applicable, N uncertified' and one line per problem. A port's own scenarios "
+        "(--overlay) are checked against their manifest and reported as local and "
+        "uncertified, which fails only with --require-certified.",
+    )
+    verify.add_argument(
+        "--require-certified",
+        action="store_true",
+        help="fail on the --overlay's scenarios too (they are never certified)",
+    )
+    verify.set_defaults(fn=cmd_verify)
 
 
 def _add_certify(sub: Any) -> None:

@@ -117,6 +117,8 @@ def golden_dirs(scenario: Scenario, root: Path = GOLDEN_DIR) -> list[tuple[str, 
     """Where a scenario's goldens are: ``[("", root/<id>)]``, or, for a scenario whose
     order is left open (:meth:`Scenario.alternatives`), one ``(name, root/<id>/<name>)``
     per legal outcome."""
+    if scenario.golden:  # a port's own scenario keeps its goldens beside it
+        root = Path(scenario.golden)
     alternatives = scenario.alternatives()
     if not alternatives:
         return [("", root / scenario.id)]

@@ -35,7 +35,7 @@ from harness.deviations import Deviations, load_deviations
 from harness.golden import GOLDEN_DIR, check_corpus
 from harness.protocol import seconds_argument
 from harness.runner import Demand, ScenarioResult, coverage_problems, judge, parse_demand
-from harness.scenario import FIXTURES_DIR, Scenario, load_all
+from harness.scenario import FIXTURES_DIR, Scenario, load_all, load_overlay
 from harness.workdir import WorkDir
 
 RESULTS = pytest.StashKey[list[ScenarioResult]]()
@@ -61,6 +61,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--deviations", default=None, help="declared deviations (JSON)")
     group.addoption("--parity-fixtures", default=str(FIXTURES_DIR), help="scenario directory")
     group.addoption("--parity-golden", default=str(GOLDEN_DIR), help="golden directory")
+    group.addoption(
+        "--parity-overlay",
+        default=None,
+        help="a port's own scenarios: DIR/fixtures/<family>/*.json with goldens in DIR/golden/",
+    )
     group.addoption(
         "--parity-timeout",
         type=seconds_argument,
@@ -134,7 +139,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _scenarios(config: pytest.Config) -> list[Scenario]:
     if SCENARIOS not in config.stash:
-        config.stash[SCENARIOS] = load_all(config.getoption("--parity-fixtures"))
+        shipped = load_all(config.getoption("--parity-fixtures"))
+        overlay = config.getoption("--parity-overlay")
+        config.stash[SCENARIOS] = shipped + (load_overlay(overlay, shipped) if overlay else [])
     return config.stash[SCENARIOS]
 
 
@@ -212,6 +219,9 @@ def parity_golden(request: pytest.FixtureRequest) -> Path:
     golden errors every parity test with the corruption, instead of failing it)."""
     root = Path(request.config.getoption("--parity-golden"))
     check_corpus(root)
+    overlay = request.config.getoption("--parity-overlay")
+    if overlay:  # a port's own goldens, beside its scenarios
+        check_corpus(Path(overlay) / "golden")
     return root
 
 

@@ -14,7 +14,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -99,6 +99,14 @@ class Scenario:
     pins: list[str] = field(default_factory=list)
     path: str = ""
     before_setup: list[dict[str, Any]] = field(default_factory=list)
+    # Where this scenario's goldens are when not in the run's golden directory: a port's
+    # own scenario (an overlay, :func:`load_overlay`) keeps them beside it.
+    golden: str = ""
+
+    @property
+    def local(self) -> bool:
+        """Whether it is a port's own scenario (from an overlay), not the shipped corpus's."""
+        return bool(self.golden)
 
     def to_json(self) -> dict[str, Any]:
         """The scenario as the protocol sends it to a testee."""
@@ -549,3 +557,22 @@ def _lmode(path: Path) -> int:
 
 def load_all(root: str | os.PathLike[str] = FIXTURES_DIR) -> list[Scenario]:
     return [load(p, root) for p in discover(root)]
+
+
+def load_overlay(root: str | os.PathLike[str], shipped: Sequence[Scenario]) -> list[Scenario]:
+    """A port's own scenarios: ``<root>/fixtures/<family>/<name>.json``, their goldens in
+    ``<root>/golden/`` (made by the reference: ``monolith-parity --overlay DIR regen``).
+    An id the shipped corpus already has is refused (one id, one golden)."""
+    base = Path(root)
+    if not (base / "fixtures").is_dir():
+        raise ScenarioError(f"--overlay {base}: no fixtures/ directory in it")
+    taken = {s.id for s in shipped}
+    found = []
+    for scenario in load_all(base / "fixtures"):
+        if scenario.id in taken:
+            raise ScenarioError(
+                f"{scenario.path}: the shipped corpus already has a scenario {scenario.id!r}; "
+                "give the port's own one another name"
+            )
+        found.append(replace(scenario, golden=str(base / "golden")))
+    return found
