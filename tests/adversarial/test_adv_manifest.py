@@ -51,7 +51,9 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     (golden / MANIFEST).write_bytes(render_manifest(build_manifest(golden)))
     scenarios = load_all(fixtures)
     agreed = [ScenarioResult(scenario="hook_utils/one", implementation="original", status=PASSED)]
-    certificate.write(certificate.build(scenarios, [agreed], golden, {}), golden)
+    certificate.write(
+        certificate.build(scenarios, [agreed], golden, certificate.PINNED_UPSTREAM), golden
+    )
     return fixtures, golden
 
 

@@ -202,6 +202,45 @@ def test_a_huge_stderr_line_is_cut(tmp_path: Path) -> None:
     assert last == "last"
 
 
+def test_a_line_of_exactly_the_limit_is_whole_and_a_last_line_needs_no_newline(
+    tmp_path: Path,
+) -> None:
+    limit = testee_process.STDERR_LINE_BYTES
+    code = (
+        f"import sys; sys.stderr.write('a' * {limit} + '\\n' + 'b' * {limit + 1} + '\\nend'); "
+        "sys.stderr.flush(); import os; os.close(2); sys.stdin.read()"
+    )
+    argv = [sys.executable, "-c", code]
+    process = testee_process.TesteeProcess(argv, tmp_path, {"PATH": "/usr/bin:/bin"})
+    try:
+        wait_until(lambda: process.stderr_count >= 3, timeout=30, what="stderr to be drained")
+        lines = process.stderr_since(0)
+    finally:
+        process.kill(5.0)
+    assert lines == ["a" * limit, "b" * limit + f" [cut at {limit} bytes]", "end"]
+
+
+def test_stderr_written_before_a_reply_is_in_the_log_of_that_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without its drain thread the process still hands over every line already written:
+    # the session drains stderr itself when it reads the log, so no reply races its log.
+    monkeypatch.setattr(testee_process.TesteeProcess, "_read_stderr", lambda self: None)
+    code = (
+        "import sys; sys.stderr.write('why it failed\\n'); sys.stderr.flush(); "
+        "print('reply', flush=True); sys.stdin.read()"
+    )
+    argv = [sys.executable, "-c", code]
+    process = testee_process.TesteeProcess(argv, tmp_path, {"PATH": "/usr/bin:/bin"})
+    try:
+        assert process.replies.get(timeout=30) == b"reply\n"
+        assert process.stderr_since(0) == ["why it failed"]
+        assert process.stderr_since(1) == []
+    finally:
+        process.kill(5.0)
+    assert "why it failed" in process.stderr_tail()
+
+
 def test_a_reply_of_too_many_tiny_events_is_refused(corpus: list[Scenario], tmp_path: Path) -> None:
     testee = SubprocessTestee(faulty("flood_events", "--on", VICTIM))
     try:
@@ -231,6 +270,7 @@ def test_a_hello_that_hangs_costs_one_timeout(corpus: list[Scenario], tmp_path: 
 # -- pytest-xdist ---------------------------------------------------------------------
 
 _TIMES = re.compile(rb' time="[0-9.]+"')
+_RUN_DATE = re.compile(rb"<dd>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</dd>")
 
 
 def _pytest_run(tmp_path: Path, tag: str, *extra: str) -> tuple[str, bytes, bytes]:
@@ -247,7 +287,9 @@ def _pytest_run(tmp_path: Path, tag: str, *extra: str) -> tuple[str, bytes, byte
         *extra,
         timeout=600,
     )
-    return proc.stdout.decode(), _TIMES.sub(b"", junit.read_bytes()), page.read_bytes()
+    html = page.read_bytes()
+    assert len(_RUN_DATE.findall(html)) == 1  # the run's date: the one thing allowed to differ
+    return proc.stdout.decode(), _TIMES.sub(b"", junit.read_bytes()), _RUN_DATE.sub(b"", html)
 
 
 @pytest.mark.timeout(900)  # whole pytest runs in subprocesses, each bounded

@@ -164,7 +164,9 @@ def corpus(tmp_path: Path) -> Path:
     (scenario_dir / "listing.txt").write_bytes(b"")
     (golden / MANIFEST).write_bytes(render_manifest(build_manifest(golden)))
     agreed = [ScenarioResult(scenario="hook_utils/one", implementation="original", status=PASSED)]
-    certificate.write(certificate.build(load_all(fixtures), [agreed], golden, {}), golden)
+    certificate.write(
+        certificate.build(load_all(fixtures), [agreed], golden, certificate.PINNED_UPSTREAM), golden
+    )
     return tmp_path
 
 

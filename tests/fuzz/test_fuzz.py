@@ -328,7 +328,7 @@ def test_a_declared_deviation_is_not_reported(tmp_path: Path) -> None:
 def test_usage_and_setup_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     work = str(tmp_path / "w")
     assert cli.main(["fuzz", "--impl", str(tmp_path / "no-such-testee"), "--work", work]) == 2
-    assert "the testee does not start" in capsys.readouterr().err
+    assert "no-such-testee': No such file or directory" in capsys.readouterr().err
     assert cli.main(["fuzz", "--impl", REFERENCE, "--seconds", "0", "--work", work]) == 2
     bad = tmp_path / "bad.json"
     bad.write_text('{"deviations": [{"scenario": "nope/none", "reason": "x"}]}')
