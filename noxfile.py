@@ -1,5 +1,6 @@
 """Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, fast, parity, tf,
-original (skipped, saying so, without a Monolith checkout) and rust (skipped without cargo).
+original (skipped, saying so, without a Monolith checkout) and rust (skipped without
+cargo).
 ``nox -s mutants`` (mutation testing, about 4 minutes on an idle 2-core machine) runs only
 when asked.
 
@@ -17,7 +18,16 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "protos", "tests", "fast", "parity", "tf", "original", "rust"]
+nox.options.sessions = [
+    "lint",
+    "protos",
+    "tests",
+    "fast",
+    "parity",
+    "tf",
+    "original",
+    "rust",
+]
 
 PYTHON = "3.11"
 RUFF = "ruff==0.17.6"
@@ -126,42 +136,92 @@ def tf(session: nox.Session) -> None:
 
 
 RUST_TESTEE = Path("examples/rust-testee")
+# The Rust example builds offline from Debian 12's crate sources: its .cargo/config.toml
+# replaces crates.io with the directory registry these packages fill, and prost-build
+# needs protoc.
+RUST_APT_PACKAGES = (
+    "librust-prost-dev",
+    "librust-prost-build-dev",
+    "librust-serde-json-dev",
+    "librust-tokio-dev",
+    "protobuf-compiler",
+)
+DEBIAN_CARGO_REGISTRY = Path("/usr/share/cargo/registry")
+RUST_CRATES = ("prost-0.11", "prost-build-0.11", "serde-1.", "serde_json-1.", "tokio-1.")
+
+
+def _rust_missing() -> list[str]:
+    """What the offline build of the Rust example lacks (crate sources, protoc)."""
+    registry = DEBIAN_CARGO_REGISTRY
+    have = [p.name for p in registry.iterdir()] if registry.is_dir() else []
+    missing = [c.rstrip(".-") for c in RUST_CRATES if not any(n.startswith(c) for n in have)]
+    if shutil.which("protoc") is None:
+        missing.append("protoc")
+    return missing
+
+
+def _rust_prerequisites(session: nox.Session) -> None:
+    """Installs the Debian packages the offline build needs (as root with apt-get), or
+    stops saying exactly what to install."""
+    missing = _rust_missing()
+    if not missing:
+        return
+    install = " ".join(RUST_APT_PACKAGES)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log(f"missing {', '.join(missing)}: installing {install}")
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", *RUST_APT_PACKAGES, external=True)
+        missing = _rust_missing()
+    if missing:
+        session.error(
+            f"the Rust example builds offline from Debian's crate sources and needs protoc; "
+            f"missing {', '.join(missing)}. Install them with: sudo apt-get install -y {install}"
+        )
 
 
 @nox.session(python=PYTHON)
 def rust(session: nox.Session) -> None:
-    """The Rust example testee (examples/rust-testee/, the template of a Rust port): built
-    offline without warnings, its unit tests, then the corpus against it
-    (out/parity-rust.html). Its not-applicable scenarios are reported as skipped."""
+    """The Rust example testee (examples/rust-testee/, the template of a Rust port on
+    prost, serde_json and tokio): its Debian crate sources installed if missing (as root),
+    built offline with warnings as errors, its unit tests, then the corpus against it with
+    every scenario served (--min-served 100%: a not-applicable scenario fails the session;
+    out/parity-rust.html, out/parity-rust-junit.xml), then the example CI workflow
+    (examples/ci/parity.yml) run against it. ``-- -k PATTERN`` narrows the corpus.
+    Skipped without cargo."""
     if shutil.which("cargo") is None:
         session.skip("cargo not found: the Rust example testee is not built")
+    _rust_prerequisites(session)
     session.install("-e", ".[test]")
-    manifest = str(RUST_TESTEE / "Cargo.toml")
-    # One RUSTFLAGS for both commands, so they share the build cache.
+    root = Path.cwd()
+    # Cargo reads the example's .cargo/config.toml (the offline registry) from its working
+    # directory. One RUSTFLAGS for both commands, so they share the build cache.
     cargo_env = {"RUSTFLAGS": "-D warnings"}
-    session.run(
-        "cargo",
-        "build",
-        "--release",
-        "--offline",
-        "--manifest-path",
-        manifest,
-        external=True,
-        env=cargo_env,
-    )
-    session.run(
-        "cargo", "test", "--offline", "--manifest-path", manifest, external=True, env=cargo_env
-    )
+    session.chdir(RUST_TESTEE)
+    try:
+        session.run("cargo", "build", "--release", "--offline", external=True, env=cargo_env)
+        session.run("cargo", "test", "--offline", external=True, env=cargo_env)
+    finally:
+        session.chdir(root)
     binary = (RUST_TESTEE / "target" / "release" / "monolith-testee").resolve()
     session.run(
-        "pytest",
-        "tests/test_parity.py",
-        f"--impl={binary}",
-        f"--deviations={RUST_TESTEE / 'deviations.json'}",
-        "--parity-html=out/parity-rust.html",
-        "--parity-junit=out/parity-rust-junit.xml",
+        "python",
+        "-m",
+        "harness",
+        "run",
+        "--impl",
+        str(binary),
+        "--deviations",
+        str(RUST_TESTEE / "deviations.json"),
+        "--min-served",
+        "100%",
+        "--html",
+        "out/parity-rust.html",
+        "--junit",
+        "out/parity-rust-junit.xml",
         *session.posargs,
     )
+    # The port's CI workflow (examples/ci/parity.yml), run step by step against it.
+    session.run("pytest", "tests/test_ci_workflow.py", env={"MONOLITH_PARITY_CI_WORKFLOW": "1"})
 
 
 def _monolith_args(posargs: list[str]) -> tuple[list[str], list[str]]:

@@ -1,42 +1,28 @@
-//! An example testee: Monolith's training hooks ported to Rust, served over the parity
-//! harness's JSON-lines testee protocol (`docs/protocol.md`).
+//! The example testee: the library's protocol loop serving the example hooks of every
+//! family. A port's testee looks the same, with its own hooks in the `HookSet`.
 //!
-//! Reads one JSON request per line from stdin, writes one JSON reply per line to stdout
-//! and flushes it; logs go to stderr. Exits on `bye` or at the end of input.
+//! `monolith-testee [--clock virtual|tokio] [--name NAME]`
 
-mod clock;
-mod error;
-mod events;
-mod hooks;
-mod inputs;
-mod json;
-mod proto;
-mod protocol;
-mod text_format;
-mod worlds;
+use monolith_testee::families::HookSet;
+use monolith_testee::protocol::{self, ClockKind};
 
-use std::io::{self, BufRead, Write};
-
-use json::Json;
-
-fn main() -> io::Result<()> {
-    let mut server = protocol::Server::new();
-    let mut out = io::stdout().lock();
-    for line in io::stdin().lock().split(b'\n') {
-        let line = line?;
-        let request = std::str::from_utf8(&line)
-            .map_err(|e| e.to_string())
-            .and_then(Json::parse);
-        let reply = match request {
-            Ok(request @ Json::Object(_)) => match server.handle(&request) {
-                Some(reply) => reply,
-                None => break, // bye
-            },
-            Ok(_) => protocol::error_reply(&Json::Null, "request is not an object"),
-            Err(e) => protocol::error_reply(&Json::Null, format!("request is not JSON: {e}")),
-        };
-        writeln!(out, "{}", reply.to_json())?;
-        out.flush()?;
+fn main() {
+    let mut clock = ClockKind::Virtual;
+    let mut name = "rust-example".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next().as_deref()) {
+            ("--clock", Some("virtual")) => clock = ClockKind::Virtual,
+            ("--clock", Some("tokio")) => clock = ClockKind::Tokio,
+            ("--name", Some(value)) => name = value.to_string(),
+            _ => {
+                eprintln!("usage: monolith-testee [--clock virtual|tokio] [--name NAME]");
+                std::process::exit(2);
+            }
+        }
     }
-    Ok(())
+    if let Err(e) = protocol::serve(HookSet::example(), &name, clock) {
+        eprintln!("monolith-testee: {e}");
+        std::process::exit(1);
+    }
 }

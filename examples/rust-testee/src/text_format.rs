@@ -1,6 +1,8 @@
 //! Protobuf text format, as `google.protobuf.text_format.Parse` (protobuf-python) reads
 //! it, for the one message the controller reads: `monolith.ControllerHooksProto`
-//! (`optional Action action = 1;`, a closed proto2 enum).
+//! (`optional Action action = 1;`, a closed proto2 enum), into prost's generated struct.
+//! prost has no text format; this parser's behaviour (what parses, to what, and where it
+//! fails) is protobuf-python's exactly, for the corpus and beyond.
 //!
 //! The error texts are protobuf-python's, because the original writes `str(ParseError)`
 //! into the action response file: `1:1 : Message type "..." has no field named "x".`.
@@ -9,18 +11,11 @@
 
 use std::fmt;
 
+use crate::proto::monolith::controller_hooks_proto::Action;
+use crate::proto::monolith::ControllerHooksProto;
+
 pub const MESSAGE: &str = "monolith.ControllerHooksProto";
 pub const ACTION_ENUM: &str = "monolith.ControllerHooksProto.Action";
-
-/// `ControllerHooksProto.Action` values.
-pub const UNKNOWN: i128 = 0;
-pub const TRIGGER_SAVE: i128 = 1;
-pub const STOP: i128 = 2;
-const ACTIONS: [(&str, i128); 3] = [
-    ("UNKNOWN", UNKNOWN),
-    ("TRIGGER_SAVE", TRIGGER_SAVE),
-    ("STOP", STOP),
-];
 
 /// `text_format.ParseError`: `str()` of it is `"<line>:<column> : <message>"`.
 #[derive(Debug, PartialEq)]
@@ -36,10 +31,10 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// Parses the text of an action file; `Ok` holds the `action` field (0 when absent).
-pub fn parse_controller_hooks_proto(text: &str) -> Result<i128, ParseError> {
+/// `text_format.Parse(text, ControllerHooksProto())`: the text of an action file.
+pub fn parse_controller_hooks_proto(text: &str) -> Result<ControllerHooksProto, ParseError> {
     let mut tokenizer = Tokenizer::new(text);
-    let mut action: Option<i128> = None;
+    let mut action: Option<i32> = None;
     while !tokenizer.at_end() {
         // _MergeField
         if tokenizer.try_consume("[") {
@@ -68,7 +63,7 @@ pub fn parse_controller_hooks_proto(text: &str) -> Result<i128, ParseError> {
             tokenizer.try_consume(";");
         }
     }
-    Ok(action.unwrap_or(UNKNOWN))
+    Ok(ControllerHooksProto { action })
 }
 
 /// Python's `\s` (`str.isspace`).
@@ -252,20 +247,21 @@ impl Tokenizer {
         Ok(text)
     }
 
-    /// `ConsumeEnum` with `ParseEnum`: a number (`int(token, 0)`) or a value name.
-    fn consume_enum(&mut self) -> Result<i128, ParseError> {
+    /// `ConsumeEnum` with `ParseEnum`: a number (`int(token, 0)`) or a value name; the
+    /// enum is closed (proto2), so an unknown number is an error.
+    fn consume_enum(&mut self) -> Result<i32, ParseError> {
         let text = self.token_text();
         let value = match python_int(&text) {
-            Some(number) => match ACTIONS.iter().find(|(_, n)| *n == number) {
-                Some(&(_, n)) => n,
+            Some(number) => match i32::try_from(number).ok().and_then(Action::from_i32) {
+                Some(action) => action as i32,
                 None => {
                     return Err(self.error(format!(
                         "Enum type \"{ACTION_ENUM}\" has no value with number {number}."
                     )))
                 }
             },
-            None => match ACTIONS.iter().find(|(name, _)| *name == text) {
-                Some(&(_, n)) => n,
+            None => match Action::from_str_name(&text) {
+                Some(action) => action as i32,
                 None => {
                     return Err(self.error(format!(
                         "Enum type \"{ACTION_ENUM}\" has no value named {text}."
@@ -345,22 +341,24 @@ mod tests {
         parse_controller_hooks_proto(text).unwrap_err().to_string()
     }
 
+    fn action(text: &str) -> Result<Option<Action>, ParseError> {
+        parse_controller_hooks_proto(text).map(|p| p.action.map(|a| Action::from_i32(a).unwrap()))
+    }
+
     #[test]
     fn actions() {
         assert_eq!(
-            parse_controller_hooks_proto("action: TRIGGER_SAVE"),
-            Ok(TRIGGER_SAVE)
+            action("action: TRIGGER_SAVE"),
+            Ok(Some(Action::TriggerSave))
         );
+        assert_eq!(action("# c\naction: STOP # now\n"), Ok(Some(Action::Stop)));
         assert_eq!(
-            parse_controller_hooks_proto("# c\naction: STOP # now\n"),
-            Ok(STOP)
+            action("action: TRIGGER_SAVE\r\n"),
+            Ok(Some(Action::TriggerSave))
         );
-        assert_eq!(
-            parse_controller_hooks_proto("action: TRIGGER_SAVE\r\n"),
-            Ok(TRIGGER_SAVE)
-        );
-        assert_eq!(parse_controller_hooks_proto("action: 0x2;"), Ok(STOP));
-        assert_eq!(parse_controller_hooks_proto(""), Ok(UNKNOWN));
+        assert_eq!(action("action: 0x2;"), Ok(Some(Action::Stop)));
+        assert_eq!(action("action: UNKNOWN"), Ok(Some(Action::Unknown)));
+        assert_eq!(action(""), Ok(None));
     }
 
     #[test]

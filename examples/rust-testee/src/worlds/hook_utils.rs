@@ -1,11 +1,15 @@
 //! `hook_utils` family: Before/AfterSaveListener around recording listeners.
 
-use crate::error::{PyError, StepError};
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+
+use super::{global_step, Scenario, StepResult};
+use crate::error::PyError;
 use crate::events::Events;
-use crate::hooks::hook_utils::wrap;
-use crate::hooks::{CheckpointSaver, CheckpointSaverListener};
+use crate::families::HookUtilsHooks;
 use crate::inputs;
-use crate::json::Json;
+use crate::runtime::{CheckpointSaver, CheckpointSaverListener, Session};
 
 /// Reports every call it receives as a `listener` event.
 struct RecordingListener {
@@ -14,120 +18,130 @@ struct RecordingListener {
 }
 
 impl RecordingListener {
-    fn record(&self, method: &str, global_step: Option<i128>) {
-        let mut pairs = vec![
-            ("event", Json::str("listener")),
-            ("listener", Json::int(self.index as i128)),
-            ("method", Json::str(method)),
-        ];
+    fn record(&self, method: &str, global_step: Option<i64>) {
+        let mut event = json!({"event": "listener", "listener": self.index, "method": method});
         if let Some(step) = global_step {
-            pairs.push(("global_step", Json::int(step)));
+            event["global_step"] = json!(step);
         }
-        self.events.emit(Json::object(pairs));
+        self.events.emit(event);
     }
 }
 
-impl CheckpointSaverListener<()> for RecordingListener {
-    fn begin(&mut self) -> Result<(), PyError> {
+impl CheckpointSaverListener for RecordingListener {
+    fn begin(&self) -> Result<(), PyError> {
         self.record("begin", None);
         Ok(())
     }
-    fn before_save(&mut self, _: &(), global_step: i128) -> Result<(), PyError> {
+    fn before_save(&self, _: &Session, global_step: i64) -> Result<(), PyError> {
         self.record("before_save", Some(global_step));
         Ok(())
     }
-    fn after_save(&mut self, _: &(), global_step: i128) -> Result<(), PyError> {
+    fn after_save(&self, _: &Session, global_step: i64) -> Result<(), PyError> {
         self.record("after_save", Some(global_step));
         Ok(())
     }
-    fn end(&mut self, _: &(), global_step: i128) -> Result<(), PyError> {
+    fn end(&self, _: &Session, global_step: i64) -> Result<(), PyError> {
         self.record("end", Some(global_step));
         Ok(())
     }
+    fn repr(&self) -> String {
+        "<RecordingListener>".to_string()
+    }
+}
+
+/// `listener` as the scenario's `wrap` / `listeners` kind names it.
+pub fn wrap_listener(
+    hooks: &dyn HookUtilsHooks,
+    kind: Option<&str>,
+    listener: Rc<dyn CheckpointSaverListener>,
+) -> Result<Rc<dyn CheckpointSaverListener>, PyError> {
+    Ok(match kind {
+        None | Some("plain") => listener,
+        Some("before") => hooks.before_save_listener(listener),
+        Some("after") => hooks.after_save_listener(listener),
+        Some(_) => return Err(PyError::new("ValueError")),
+    })
 }
 
 pub struct HookUtilsWorld {
-    saver: CheckpointSaver<()>,
-    kinds: Vec<String>,
-    events: Events,
+    scenario: Scenario,
+    session: Rc<Session>,
+    listeners: Vec<Rc<dyn CheckpointSaverListener>>,
+    saver: CheckpointSaver,
 }
 
 impl HookUtilsWorld {
-    pub fn new(config: &Json, events: Events) -> Result<Self, String> {
-        let default = Json::Array(vec![Json::str("before"), Json::str("after")]);
-        let kinds = config.get("listeners").unwrap_or(&default);
+    pub fn setup(
+        scenario: Scenario,
+        hooks: Rc<dyn HookUtilsHooks>,
+    ) -> Result<Self, super::StepError> {
+        let session = scenario.plain_session(0);
+        let default = json!(["before", "after"]);
+        let kinds = scenario.config.get("listeners").unwrap_or(&default);
         let mut listeners = Vec::new();
-        let mut names = Vec::new();
         for (index, kind) in kinds
             .as_array()
-            .ok_or("listeners: expected a list")?
+            .ok_or("listeners: expected a list".to_string())?
             .iter()
             .enumerate()
         {
-            let recorder = Box::new(RecordingListener {
+            let recorder = Rc::new(RecordingListener {
                 index,
-                events: events.clone(),
+                events: scenario.events().clone(),
             });
-            listeners.push(wrap(kind.as_str().unwrap_or(""), recorder)?);
-            names.push(kind.as_str().unwrap_or("").to_string());
+            let kind = kind
+                .as_str()
+                .ok_or("listeners: expected strings".to_string())?;
+            listeners.push(wrap_listener(&*hooks, Some(kind), recorder)?);
         }
+        let saver = CheckpointSaver::new(listeners.clone(), session.clone());
         Ok(HookUtilsWorld {
-            saver: CheckpointSaver::new(listeners),
-            kinds: names,
-            events,
+            scenario,
+            session,
+            listeners,
+            saver,
         })
     }
-}
 
-fn global_step(step: &Json) -> Result<i128, StepError> {
-    inputs::parse_int(step.get("global_step").unwrap_or(&Json::Null)).map_err(StepError::Testee)
-}
-
-impl super::World for HookUtilsWorld {
-    fn step(&mut self, op: &str, step: &Json) -> Result<(), StepError> {
-        match op {
-            "begin" => self.saver.begin()?,
-            "save" => self.saver.save(&(), global_step(step)?)?,
-            "end" => self.saver.end(&(), global_step(step)?)?,
-            "call" => {
-                // One method called directly on one wrapper.
-                let index = inputs::int_or(step, "listener", 0).map_err(StepError::Testee)?;
-                let listener = usize::try_from(index)
-                    .ok()
-                    .and_then(|i| self.saver.listener(i))
-                    .ok_or(StepError::Raised(PyError::new("IndexError")))?;
-                match step.get("method").and_then(Json::as_str).unwrap_or("") {
-                    "begin" => listener.begin()?,
-                    "before_save" => listener.before_save(&(), global_step(step)?)?,
-                    "after_save" => listener.after_save(&(), global_step(step)?)?,
-                    "end" => listener.end(&(), global_step(step)?)?,
-                    _ => return Err(StepError::Raised(PyError::new("AttributeError"))),
-                }
-            }
-            "repr" => {
-                // docs/scenarios.md: default object reprs shown address-free as <Class>.
-                let index = inputs::int_or(step, "listener", 0).map_err(StepError::Testee)?;
-                let kind = usize::try_from(index)
-                    .ok()
-                    .and_then(|i| self.kinds.get(i))
-                    .ok_or(StepError::Raised(PyError::new("IndexError")))?;
-                let text = match kind.as_str() {
-                    "before" => "<BeforeSaveListener><RecordingListener>",
-                    "after" => "<AfterSaveListener><RecordingListener>",
-                    _ => "<RecordingListener>",
-                };
-                self.events.emit(Json::object([
-                    ("event", Json::str("repr")),
-                    ("listener", Json::int(index)),
-                    ("repr", Json::str(text)),
-                ]));
-            }
-            _ => return Err(super::unknown_op(op)),
-        }
-        Ok(())
+    fn listener(
+        &self,
+        step: &Value,
+    ) -> Result<(i64, &Rc<dyn CheckpointSaverListener>), super::StepError> {
+        let index = inputs::int_or(step, "listener", 0)?;
+        let at = inputs::py_index(self.listeners.len(), index).ok_or_else(PyError::index_error)?;
+        Ok((index, &self.listeners[at]))
     }
 
-    fn advance(&mut self, _seconds: f64) -> Result<(), StepError> {
-        Ok(()) // no threads: nothing is due
+    pub fn step(&self, op: &str, step: &Value) -> Option<StepResult> {
+        let result = || -> StepResult {
+            match op {
+                "begin" => self.saver.begin()?,
+                "save" => self.saver.save(global_step(step)?)?,
+                "end" => self.saver.end(global_step(step)?)?,
+                "repr" => {
+                    let (index, listener) = self.listener(step)?;
+                    self.scenario
+                        .events()
+                        .emit(json!({"event": "repr", "listener": index, "repr": listener.repr()}));
+                }
+                "call" => {
+                    // One method called directly on one wrapper.
+                    let (_, listener) = self.listener(step)?;
+                    match inputs::str_or(step, "method", "")? {
+                        "begin" => listener.begin()?,
+                        "before_save" => listener.before_save(&self.session, global_step(step)?)?,
+                        "after_save" => listener.after_save(&self.session, global_step(step)?)?,
+                        "end" => listener.end(&self.session, global_step(step)?)?,
+                        _ => return Err(PyError::new("AttributeError").into()),
+                    }
+                }
+                _ => unreachable!(),
+            }
+            Ok(())
+        };
+        match op {
+            "begin" | "save" | "end" | "repr" | "call" => Some(result()),
+            _ => None,
+        }
     }
 }

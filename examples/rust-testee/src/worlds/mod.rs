@@ -1,76 +1,199 @@
-//! One simulated world per scenario family: the hooks, a stand-in session and inputs,
-//! built from a scenario's `config` (`docs/scenarios.md`, "Families").
+//! One simulated world per scenario family (`reference/testee/worlds/`): it builds the
+//! family's hooks through the [`HookSet`]'s traits from the scenario's `config`, and runs
+//! the steps against them on the simulated runtime. This is harness code: a port keeps it
+//! and swaps the hooks (`crate::families`).
 
+mod barrier;
+mod chief;
 mod controller;
 mod feature_dump;
 mod hook_utils;
 mod slot_count;
+mod workers;
 
-use crate::error::{PyError, SetupError, StepError};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+
+use crate::error::{ClockError, HookError, PyError};
 use crate::events::Events;
-use crate::json::Json;
+use crate::families::{BarrierCallback, HookContext, HookSet};
+use crate::inputs;
+use crate::runtime::{Session, VariableStore};
 
-/// The families this testee serves (hello's `capabilities.families`). `barrier` is not
-/// among them: this example has no simulated workers.
-pub const FAMILIES: [&str; 4] = ["controller", "feature_dump", "hook_utils", "slot_count"];
+/// Why a step did not complete.
+#[derive(Debug)]
+pub enum StepError {
+    /// The hooks raised (an observation: an `error` event), or the clock failed.
+    Hook(HookError),
+    /// The testee itself cannot go on (bad input it cannot read): an `error` reply.
+    Testee(String),
+}
+
+impl From<HookError> for StepError {
+    fn from(error: HookError) -> StepError {
+        StepError::Hook(error)
+    }
+}
+
+impl From<PyError> for StepError {
+    fn from(error: PyError) -> StepError {
+        StepError::Hook(HookError::Raised(error))
+    }
+}
+
+impl From<ClockError> for StepError {
+    fn from(error: ClockError) -> StepError {
+        StepError::Hook(HookError::Clock(error))
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(message: &str) -> StepError {
+        StepError::Testee(message.to_string())
+    }
+}
+
+impl From<String> for StepError {
+    fn from(message: String) -> StepError {
+        StepError::Testee(message)
+    }
+}
+
+pub type StepResult = Result<(), StepError>;
+
+/// What every world of a scenario shares.
+pub struct Scenario {
+    pub hooks: HookSet,
+    pub ctx: HookContext,
+    pub config: Value,
+    /// `os.path.normpath(os.path.join(files_dir, config.model_dir))`.
+    pub model_dir: PathBuf,
+    /// What every simulated session of the scenario shares (the job's variables).
+    pub store: Rc<VariableStore>,
+}
+
+impl Scenario {
+    pub fn events(&self) -> &Events {
+        &self.ctx.events
+    }
+
+    /// A session without hooks: worker `worker`'s view of the shared variables.
+    pub fn plain_session(&self, worker: usize) -> Rc<Session> {
+        Session::new(self.store.clone(), worker)
+    }
+
+    /// A barrier callback reporting each call as a `barrier_callback` event.
+    pub fn recorder(&self, worker: i64) -> BarrierCallback {
+        let events = self.events().clone();
+        Rc::new(move |action: &str, _session: &Session| {
+            events.emit(json!({"event": "barrier_callback", "worker": worker, "action": action}));
+        })
+    }
+}
 
 /// A family's world for one scenario.
-pub trait World {
-    /// Performs one implementation step (`count` is handled by the caller).
-    fn step(&mut self, op: &str, step: &Json) -> Result<(), StepError>;
-
-    /// `seconds` of virtual time pass; simulated threads due meanwhile run.
-    fn advance(&mut self, seconds: f64) -> Result<(), StepError>;
+pub enum World {
+    HookUtils(hook_utils::HookUtilsWorld),
+    SlotCount(slot_count::SlotCountWorld),
+    FeatureDump(feature_dump::FeatureDumpWorld),
+    Controller(controller::ControllerWorld),
+    Barrier(barrier::BarrierWorld),
 }
 
-/// Builds the family's world and creates its session (`begin`, `after_create_session`).
-pub fn build(
-    scenario: &Json,
-    files_dir: &str,
-    events: Events,
-) -> Result<Box<dyn World>, SetupError> {
-    let steps = scenario.get("steps").and_then(Json::as_array);
-    if steps.is_some_and(|steps| steps.iter().any(|step| step.get("on_error").is_some())) {
-        return Err(SetupError::NotApplicable(
-            "the Rust example testee does not let a run's own exception end the session's \
-             with block (a step's \"on_error\": \"end\")"
-                .into(),
-        ));
+/// Why `setup` did not build a world.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The scenario needs something these hooks cannot express: `not_applicable`.
+    NotApplicable(String),
+    /// The set-up failed (an exception building the world, bad input): `error`.
+    Failed(String),
+}
+
+impl World {
+    /// Builds the family's world and creates its session (`begin`, `after_create_session`).
+    pub async fn setup(
+        hooks: &HookSet,
+        ctx: HookContext,
+        scenario: &Value,
+        files_dir: &str,
+    ) -> Result<World, SetupError> {
+        let family = scenario.get("family").and_then(Value::as_str).unwrap_or("");
+        let config = scenario.get("config").cloned().unwrap_or_else(|| json!({}));
+        let relative = inputs::str_or(&config, "model_dir", ".").map_err(SetupError::Failed)?;
+        let scenario = Scenario {
+            hooks: hooks.clone(),
+            ctx,
+            model_dir: PathBuf::from(normpath(&join(files_dir, relative))),
+            config,
+            store: Rc::default(),
+        };
+        let not_served = || SetupError::NotApplicable(format!("family {family:?} is not served"));
+        let failed = |e: StepError| match e {
+            StepError::Hook(HookError::Raised(e)) => SetupError::Failed(e.to_string()),
+            StepError::Hook(HookError::Clock(e)) => SetupError::Failed(e.to_string()),
+            StepError::Testee(message) => SetupError::Failed(message),
+        };
+        Ok(match family {
+            "hook_utils" => {
+                let hooks = hooks.hook_utils.clone().ok_or_else(not_served)?;
+                World::HookUtils(
+                    hook_utils::HookUtilsWorld::setup(scenario, hooks).map_err(failed)?,
+                )
+            }
+            "slot_count" => {
+                let hooks = hooks.slot_count.clone().ok_or_else(not_served)?;
+                World::SlotCount(
+                    slot_count::SlotCountWorld::setup(scenario, hooks).map_err(failed)?,
+                )
+            }
+            "feature_dump" => {
+                let hooks = hooks.feature_dump.clone().ok_or_else(not_served)?;
+                let world = feature_dump::FeatureDumpWorld::setup(scenario, hooks).await;
+                World::FeatureDump(world.map_err(failed)?)
+            }
+            "controller" => {
+                let hooks = hooks.controller.clone().ok_or_else(not_served)?;
+                let world = controller::ControllerWorld::setup(scenario, hooks).await;
+                World::Controller(world.map_err(failed)?)
+            }
+            "barrier" => {
+                let hooks = hooks.controller.clone().ok_or_else(not_served)?;
+                World::Barrier(barrier::BarrierWorld::setup(scenario, hooks).map_err(failed)?)
+            }
+            other => return Err(SetupError::Failed(format!("unknown family {other:?}"))),
+        })
     }
-    let family = scenario.get("family").and_then(Json::as_str).unwrap_or("");
-    let empty = Json::Object(Vec::new());
-    let config = scenario.get("config").unwrap_or(&empty);
-    let model_dir = model_dir(files_dir, config)?;
-    Ok(match family {
-        "hook_utils" => Box::new(hook_utils::HookUtilsWorld::new(config, events)?),
-        "slot_count" => Box::new(slot_count::SlotCountWorld::new(config, model_dir)?),
-        "feature_dump" => Box::new(feature_dump::FeatureDumpWorld::new(
-            config, model_dir, events,
-        )?),
-        "controller" => Box::new(controller::ControllerWorld::new(config, model_dir, events)?),
-        other => {
-            return Err(SetupError::Testee(format!(
-                "family {other:?} is not served"
-            )))
+
+    /// One implementation step (not `advance`), `count` times, stopping at the first error.
+    pub async fn step(&self, step: &Value) -> StepResult {
+        let op = step.get("op").and_then(Value::as_str).unwrap_or("");
+        let count = inputs::int_or(step, "count", 1)?;
+        for _ in 0..count {
+            let handled = match self {
+                World::HookUtils(w) => w.step(op, step),
+                World::SlotCount(w) => w.step(op, step),
+                World::FeatureDump(w) => w.step(op, step).await,
+                World::Controller(w) => w.step(op, step).await,
+                World::Barrier(w) => w.step(op, step).await,
+            };
+            match handled {
+                Some(result) => result?,
+                // The reference: `ValueError: family does not support op ...`.
+                None => return Err(PyError::new("ValueError").into()),
+            }
         }
-    })
+        Ok(())
+    }
 }
 
-/// An op the family does not have: the reference raises `ValueError` for it.
-fn unknown_op(op: &str) -> StepError {
-    eprintln!("family does not support op {op:?}");
-    StepError::Raised(PyError::new("ValueError"))
-}
-
-/// `os.path.normpath(os.path.join(files_dir, config.model_dir))`.
-fn model_dir(files_dir: &str, config: &Json) -> Result<String, String> {
-    let relative = crate::inputs::str_or(config, "model_dir", ".")?;
-    let joined = if relative.starts_with('/') {
+fn join(base: &str, relative: &str) -> String {
+    if relative.starts_with('/') {
         relative.to_string()
     } else {
-        format!("{files_dir}/{relative}")
-    };
-    Ok(normpath(&joined))
+        format!("{base}/{relative}")
+    }
 }
 
 /// POSIX `os.path.normpath`: no empty or `.` components, `..` resolved lexically.
@@ -93,6 +216,13 @@ pub fn normpath(path: &str) -> String {
         (false, true) => ".".to_string(),
         (false, false) => joined,
     }
+}
+
+/// A step's global step (int64).
+fn global_step(step: &Value) -> Result<i64, StepError> {
+    Ok(inputs::parse_i64(
+        step.get("global_step").unwrap_or(&Value::Null),
+    )?)
 }
 
 #[cfg(test)]

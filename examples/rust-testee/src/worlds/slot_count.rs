@@ -1,83 +1,103 @@
-//! `slot_count` family: FidSlotCountSaverListener over stand-in hash tables.
+//! `slot_count` family: FidSlotCountSaverListener over the hook set's hash tables.
 
-use crate::error::{PyError, StepError};
-use crate::hooks::ckpt_info::{FidSlotCountSaverListener, HashTable};
-use crate::hooks::hook_utils::wrap;
-use crate::hooks::CheckpointSaver;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use super::hook_utils::wrap_listener;
+use super::{global_step, Scenario, StepError, StepResult};
+use crate::error::PyError;
+use crate::families::{HashTable, HookUtilsHooks, SlotCountHooks};
+use crate::hooks::ExampleHooks;
 use crate::inputs;
-use crate::json::Json;
+use crate::runtime::{CheckpointSaver, Graph, Session};
 
 pub struct SlotCountWorld {
-    model_dir: String,
-    wrap: String,
-    tables: Vec<HashTable>,
-    multi_hash_tables: usize,
-    saver: Option<CheckpointSaver<[HashTable]>>,
+    scenario: Scenario,
+    hooks: Rc<dyn SlotCountHooks>,
+    graph: Graph,
+    session: Rc<Session>,
+    tables: Vec<Rc<dyn HashTable>>,
+    saver: RefCell<Option<CheckpointSaver>>,
 }
 
 impl SlotCountWorld {
-    pub fn new(config: &Json, model_dir: String) -> Result<Self, String> {
+    pub fn setup(scenario: Scenario, hooks: Rc<dyn SlotCountHooks>) -> Result<Self, StepError> {
+        let graph = Graph::default();
+        let session = scenario.plain_session(0);
+        let specs = inputs::list(&scenario.config, "tables")?;
         let mut tables = Vec::new();
-        for spec in inputs::list(config, "tables")? {
-            // A table's name and dim change nothing the listener writes.
-            let mut table = HashTable::new(inputs::str_or(spec, "device", "")?);
-            if let Some(fids) = spec.get("fids") {
-                table.assign(&inputs::fids(fids)?);
-            }
-            tables.push(table);
+        for (i, spec) in specs.iter().enumerate() {
+            let default_name = format!("table{i}");
+            let name = inputs::str_or(spec, "name", &default_name)?;
+            let dim = inputs::int_or(spec, "dim", 1)?;
+            let device = inputs::str_or(spec, "device", "")?;
+            tables.push(hooks.hash_table(&graph, name, dim, device));
         }
-        let multi = inputs::int_or(config, "multi_hash_tables", 0)?;
+        for _ in 0..inputs::int_or(&scenario.config, "multi_hash_tables", 0)? {
+            hooks.multi_hash_table(&graph);
+        }
+        for (table, spec) in tables.iter().zip(specs) {
+            let fids = match spec.get("fids") {
+                Some(fids) => inputs::fids(fids)?,
+                None => Vec::new(),
+            };
+            if !fids.is_empty() {
+                table.assign(&session, &fids)?;
+            }
+        }
         Ok(SlotCountWorld {
-            model_dir,
-            wrap: inputs::str_or(config, "wrap", "plain")?.to_string(),
+            scenario,
+            hooks,
+            graph,
+            session,
             tables,
-            multi_hash_tables: usize::try_from(multi).map_err(|_| "bad multi_hash_tables")?,
-            saver: None,
+            saver: RefCell::new(None),
         })
     }
 
-    fn create_listener(&mut self) -> Result<(), StepError> {
+    fn create_listener(&self) -> StepResult {
         let listener =
-            FidSlotCountSaverListener::new(&self.model_dir, &self.tables, self.multi_hash_tables)?;
-        let wrapped = wrap(&self.wrap, Box::new(listener)).map_err(StepError::Testee)?;
-        self.saver = Some(CheckpointSaver::new(vec![wrapped]));
+            self.hooks
+                .slot_listener(&self.scenario.ctx, &self.graph, &self.scenario.model_dir)?;
+        let wrappers: Rc<dyn HookUtilsHooks> = match &self.scenario.hooks.hook_utils {
+            Some(hooks) => hooks.clone(),
+            None => Rc::new(ExampleHooks),
+        };
+        let kind = inputs::str_or(&self.scenario.config, "wrap", "plain")?;
+        let wrapped = wrap_listener(&*wrappers, Some(kind), listener)?;
+        *self.saver.borrow_mut() = Some(CheckpointSaver::new(vec![wrapped], self.session.clone()));
         Ok(())
     }
-}
 
-impl super::World for SlotCountWorld {
-    fn step(&mut self, op: &str, step: &Json) -> Result<(), StepError> {
+    pub fn step(&self, op: &str, step: &Value) -> Option<StepResult> {
+        let result = || -> StepResult {
+            match op {
+                "create_listener" => self.create_listener()?,
+                "assign" => {
+                    let index = inputs::int_or(step, "table", 0)?;
+                    let at = inputs::py_index(self.tables.len(), index)
+                        .ok_or_else(PyError::index_error)?;
+                    let fids = inputs::fids(step.get("fids").unwrap_or(&Value::Null))?;
+                    self.tables[at].assign(&self.session, &fids)?;
+                }
+                "save" => {
+                    if self.saver.borrow().is_none() {
+                        self.create_listener()?;
+                    }
+                    let step = global_step(step)?;
+                    if let Some(saver) = &*self.saver.borrow() {
+                        saver.save(step)?;
+                    }
+                }
+                _ => unreachable!(),
+            }
+            Ok(())
+        };
         match op {
-            "create_listener" => self.create_listener()?,
-            "assign" => {
-                let index = inputs::int_or(step, "table", 0).map_err(StepError::Testee)?;
-                let fids = inputs::fids(step.get("fids").unwrap_or(&Json::Null))
-                    .map_err(StepError::Testee)?;
-                let table = usize::try_from(index)
-                    .ok()
-                    .and_then(|i| self.tables.get_mut(i));
-                // The reference indexes its list of tables: a missing one raises IndexError
-                // (an observation, like any error the step raises), not a testee failure.
-                table
-                    .ok_or(StepError::Raised(PyError::new("IndexError")))?
-                    .assign(&fids);
-            }
-            "save" => {
-                let global_step = inputs::parse_int(step.get("global_step").unwrap_or(&Json::Null))
-                    .map_err(StepError::Testee)?;
-                if self.saver.is_none() {
-                    self.create_listener()?;
-                }
-                if let Some(saver) = &mut self.saver {
-                    saver.save(&self.tables, global_step)?;
-                }
-            }
-            _ => return Err(super::unknown_op(op)),
+            "create_listener" | "assign" | "save" => Some(result()),
+            _ => None,
         }
-        Ok(())
-    }
-
-    fn advance(&mut self, _seconds: f64) -> Result<(), StepError> {
-        Ok(())
     }
 }
