@@ -1,6 +1,6 @@
-"""Nox sessions (Python 3.11). ``nox`` runs lint, protos, tests, fast, parity, tf,
-original (skipped, saying so, without a Monolith checkout) and rust (skipped without
-cargo).
+"""Nox sessions, on the interpreter that runs nox (any Python >= 3.11). ``nox`` runs lint,
+protos, tests, fast, parity, tf, original (skipped, saying so, without a Monolith
+checkout) and rust (skipped without cargo).
 ``nox -s mutants`` (mutation testing, about 4 minutes on an idle 2-core machine) runs only
 when asked.
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -29,7 +30,16 @@ nox.options.sessions = [
     "rust",
 ]
 
-PYTHON = "3.11"
+# Every session runs on the interpreter that runs nox (``python3 -m nox``: any Python
+# >= 3.11), so no interpreter can be missing and a session never skips for want of one;
+# ``nox --force-python 3.13`` picks another, and one that is not there is an error.
+PYTHON: str | None = None
+nox.options.error_on_missing_interpreters = True
+if sys.version_info < (3, 11):  # noqa: UP036 (nox itself may run on an older one)
+    raise SystemExit(
+        f"monolith-hook-parity needs Python >= 3.11; nox runs on {sys.version.split()[0]} "
+        "(run it with a newer python3: python3.11 -m nox)"
+    )
 RUFF = "ruff==0.17.6"
 GRPCIO_TOOLS = "grpcio-tools==1.85.1"
 MUTMUT = "mutmut==3.8.1"

@@ -17,11 +17,11 @@ modules'). How each family runs:
   for job-qualified devices) and a plain session.
 * ``hook_utils``: the wrappers around recording ``CheckpointSaverListener``\\ s.
 
-Harness convention (docs/scenarios.md, "Orders left open"): within one run the caller's fetches come before the
-hooks'. TensorFlow does not order an assign and a read in one ``session.run`` (the hook
-sees a just-fetched ``stop_op`` about 4 runs in 5), so a ``run`` of ``stop_op`` or
-``trigger_save_op`` first runs that (idempotent) assign on the raw session, then the
-monitored run fetches it as asked.
+Harness convention (docs/scenarios.md, "Orders left open"): within one run the caller's
+fetches come before the hooks'. TensorFlow does not order an assign and a read in one
+``session.run`` (the hook sees a just-fetched ``stop_op`` about 4 runs in 5), so a ``run``
+of ``stop_op`` or ``trigger_save_op`` first runs that (idempotent) assign on the raw
+session, then the monitored run fetches it as asked.
 
 Session behaviour is TensorFlow's own where it differs from the simulated runtime: a
 ``run`` after ``end`` raises ``AttributeError``, and a second ``end`` calls every hook's
