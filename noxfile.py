@@ -1,7 +1,8 @@
 """Nox sessions, on the interpreter that runs nox (any Python >= 3.11). ``nox`` runs lint,
 protos, tests, fast, parity, tf, original (skipped, saying so, without a Monolith
-checkout) and rust (skipped without cargo).
-``nox -s mutants`` (mutation testing, about 4 minutes on an idle 2-core machine) runs only
+checkout), cluster (the hooks in a real multi-process TF cluster; its original half
+skipped without a checkout) and rust (skipped without cargo).
+``nox -s mutants`` (mutation testing: docs/mutation.md says how long it took) runs only
 when asked.
 
 ``nox -s parity`` is the main job: the scenario corpus against the reference (or, with
@@ -27,6 +28,7 @@ nox.options.sessions = [
     "parity",
     "tf",
     "original",
+    "cluster",
     "rust",
 ]
 
@@ -275,8 +277,23 @@ def original(session: nox.Session) -> None:
     session.run("python", "-m", "harness", *monolith, "verify")
 
 
+@nox.session(python=PYTHON)
+def cluster(session: nox.Session) -> None:
+    """The hooks in a real multi-process TensorFlow cluster on loopback (docs/cluster.md):
+    every task of each scenario in fixtures/cluster/ its own process. Its process-hygiene
+    tests, then the scenarios on the TF tier, and on the ORIGINAL hooks too with ``--
+    --monolith DIR [--monolith-commit C]`` (or $MONOLITH_CHECKOUT; without one that half
+    is skipped, saying so). Other arguments go to ``python -m harness.cluster`` (``-k``)."""
+    monolith, rest = _monolith_args(session.posargs)
+    session.install("-e", ".[test,tf]")
+    session.run("pytest", "-m", "tf", "tests/cluster", env={**QUIET_TF, **CLUSTER_TESTS})
+    session.run("python", "-m", "harness.cluster", *monolith, *rest, env=QUIET_TF)
+
+
 # TensorFlow's C++ logging (one line per session it creates) drowns a fuzz run's output.
 QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+# Lets tests/cluster's real-cluster tests run (the tf session skips them: they are here).
+CLUSTER_TESTS = {"MONOLITH_PARITY_CLUSTER": "1"}
 
 
 @nox.session(python=PYTHON)

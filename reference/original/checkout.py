@@ -48,6 +48,12 @@ class Checkout:
         where = f"{self.source} at {self.commit}" if self.commit else self.source
         return f"original Monolith modules from {where}"
 
+    def close(self) -> None:
+        """Remove the temporary work tree a git directory was read into (if any)."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
 
 def _is_git_dir(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir()

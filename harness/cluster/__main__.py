@@ -1,0 +1,7 @@
+"""``python -m harness.cluster``."""
+
+import sys
+
+from harness.cluster.cli import main
+
+sys.exit(main())
