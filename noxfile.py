@@ -69,10 +69,17 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def fast(session: nox.Session) -> None:
     """The fast-path tests and the parity corpus with the optional ``fast`` extra (numba)
-    installed: the compiled loops give the same results as the numpy fallback that
-    ``tests`` covers, and the corpus's million-fid table is counted by them."""
+    installed: the compiled loops (slot counting, the table's one-pass merge) give the same
+    results as the numpy fallback that ``tests`` covers, and the corpus's million-fid table
+    is counted by them."""
     session.install("-e", ".[test,fast]")
-    session.run("pytest", "tests/test_fast_paths.py", "tests/test_parity.py", *session.posargs)
+    session.run(
+        "pytest",
+        "tests/test_fast_paths.py",
+        "tests/test_table_paths.py",
+        "tests/test_parity.py",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)
@@ -391,7 +398,7 @@ def stress(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def mutants(session: nox.Session) -> None:
     """Mutation testing of the hook modules with the parity corpus as the killing test
-    (docs/mutation.md; not in the default run: about 4 minutes on an idle 2-core machine).
+    (docs/mutation.md, which says how long it takes; not in the default run).
     Prints the score and every surviving mutant with its classification; fails on an
     unclassified one.
     ``-- NAME...`` runs only those mutants (mutmut's names, or globs)."""

@@ -5,21 +5,31 @@
     python benchmarks/bench_hooks.py --tf            # also TensorFlow's methods (needs TF)
     python benchmarks/bench_hooks.py --write-docs docs/performance.md   # refresh the docs
 
-Figures (each at three sizes or more):
+Figures (each at three sizes or more), on the inputs real tables hold: fids in about 1000
+clustered slots, in 200 slots of 48-bit hashes, or uniform over 64 bits; assigned once, twice
+or ten times each:
 
 * ``assign`` -- the first ``HashTable.assign`` of N ids (what every ``slot_count`` scenario
-  does), against ``np.sort`` of the same ids and the slot count the table then feeds. Peak
-  memory (tracemalloc, in an extra untimed call) relative to the id array.
+  does), N/1, N/2 or N/10 of them distinct, in each layout, against ``np.sort`` of the same
+  ids and the slot count the table then feeds. Peak memory (tracemalloc, in an extra
+  untimed call) relative to the id array.
+* ``later`` -- a later assign of 10K new ids into a table of N (assign after assign),
+  against one pass over the table's ids (a copy of them) and the first assign of the 10K
+  ids alone (their own O(k log k)): its goal is at most 1.5x the sum of the two.
 * ``slots`` -- v2 slot counting of a table's dump (``count_slots(session.run(table.dump()))``),
-  against ``a.sum()`` of the same array (a read at memory bandwidth: the limit), plain numpy
-  (``np.bincount((u >> 48) & 0x7FFF)``), the reference counting the bare id array (no sorted
-  copy: every id read; compiled and numpy paths), and with ``--tf`` TensorFlow's
+  in each layout, against ``a.sum()`` of the same array (a read at memory bandwidth: the
+  limit), plain numpy (``np.bincount((u >> 48) & 0x7FFF)``), the reference counting the bare
+  id array (what the table's kept histogram saves at the dump, and what an assign pays for
+  its new ids; compiled and numpy paths), and with ``--tf`` TensorFlow's
   ``tf.math.bincount`` and the original's own method (the TF tier: ``decode_proto`` of the
   serialized entries, shift, mask, ``scatter_nd``).
   The per-fid Python loop is shown only where it runs in seconds.
 * ``dense`` / ``ragged`` / ``tiny`` -- ``ExampleBatch`` encoding (``encode_example_batch``)
   against protobuf messages built row by row as the original does, and (dense) against
   ``tobytes()`` of the feature arrays, the least any encoder has to copy.
+
+The judge's own scaling (the corpus through the subprocess reference testee, at the corpus's
+size and at four times it) is measured by ``benchmarks/bench_harness.py``.
 
 Method: the methods of one case run round by round, interleaved (the order rotates each
 round), the same number of rounds each; every method's output on the full input is checked
@@ -59,6 +69,15 @@ from reference.hash_table import HashTable
 from reference.runtime.session import Session
 
 FULL_SIZES = (1_000_000, 10_000_000, 50_000_000)
+LAYOUTS = ("clustered", "200 slots", "uniform")
+LAYOUT_NOTES = {
+    "clustered": "about 1000 slots (random top 16 bits), unique low bits",
+    "200 slots": "200 slots, a 48-bit hash below each",
+    "uniform": "uniform 64-bit fids: every top 16 bits",
+}
+DUP_RATIOS = (1, 2, 10)  # times each distinct id is assigned
+LATER_IDS = 10_000  # new ids of a later assign
+LATER_GOAL = "later assign <= 1.5x one pass + its own first assign"
 QUICK_SIZES = (10_000, 100_000, 300_000)
 FULL_ROWS = (64, 256, 1024)  # dense and ragged: rows x 50 features x 10 values per row
 QUICK_ROWS = (16, 32, 64)
@@ -77,7 +96,7 @@ class Goal:
 
     text: str
     numerator: str  # method whose median is divided ...
-    denominator: str  # ... by this one's
+    denominator: str | tuple[str, ...]  # ... by this one's (or by the sum of these ones')
     limit: float
     at_most: bool
 
@@ -99,10 +118,13 @@ class Case:
     def med(self, method: str) -> float:
         return median(self.times[method])
 
-    def ratio(self, numerator: str, denominator: str) -> float | None:
-        if numerator not in self.times or denominator not in self.times:
+    def ratio(self, numerator: str, denominator: str | tuple[str, ...]) -> float | None:
+        """Median of ``numerator`` over the median of ``denominator`` (or the sum of the
+        medians of several); ``None`` when one was not measured."""
+        parts = (denominator,) if isinstance(denominator, str) else denominator
+        if any(m not in self.times for m in (numerator, *parts)):
             return None
-        return self.med(numerator) / self.med(denominator)
+        return self.med(numerator) / sum(self.med(m) for m in parts)
 
 
 # ---------------------------------------------------------------- timing
@@ -150,15 +172,47 @@ def traced_peak(fn: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def make_fids(n: int, seed: int = 0) -> np.ndarray:
-    """``n`` distinct int64 fids, shuffled, over the whole 64-bit range (1000 random slots)."""
+def make_fids(n: int, seed: int = 0, layout: str = "clustered") -> np.ndarray:
+    """``n`` distinct int64 fids of a layout, shuffled (read-only).
+
+    ``clustered``: 1000 random tops (sign bit + 15-bit slot), unique low 48 bits;
+    ``200 slots``: 200 random slots (sign bit clear), a 48-bit hash below;
+    ``uniform``: uniform over the 64 bits. Hashes are ``i * odd`` modulo the width, a
+    bijection: distinct without a dedup, and random-looking in the high bits.
+    """
     rng = np.random.default_rng(seed)
-    tops = rng.integers(0, 1 << 16, 1000, dtype=np.uint64)  # sign bit + 15-bit slot
-    fids = tops[rng.integers(0, len(tops), n)] << np.uint64(48)
-    fids |= rng.permutation(n).astype(np.uint64)  # low 48 bits: unique, in random order
+    i = np.arange(n, dtype=np.uint64)
+    if layout == "clustered":
+        tops = rng.integers(0, 1 << 16, 1000, dtype=np.uint64)  # sign bit + 15-bit slot
+        fids = tops[rng.integers(0, len(tops), n)] << np.uint64(48)
+        fids |= rng.permutation(n).astype(np.uint64)  # low 48 bits: unique, in random order
+    elif layout == "200 slots":
+        slots = rng.choice(1 << 15, 200, replace=False).astype(np.uint64)
+        fids = slots[rng.integers(0, 200, n)] << np.uint64(48)
+        fids |= (i * np.uint64(0x9E3779B97F4B)) & np.uint64((1 << 48) - 1)
+        fids = fids[rng.permutation(n)]
+    elif layout == "uniform":
+        fids = (i * np.uint64(0x9E3779B97F4A7C15))[rng.permutation(n)]
+    else:
+        raise ValueError(layout)
     out = fids.view(np.int64)
     out.flags.writeable = False
     return out
+
+
+def with_duplicates(n: int, ratio: int, layout: str, seed: int = 0) -> tuple[np.ndarray, Any]:
+    """``n`` fids, ``n // ratio`` distinct ones each ``ratio`` times, shuffled (read-only),
+    and the distinct ones in the order of their first occurrence (known from the shuffle)."""
+    distinct = make_fids(n // ratio, seed, layout)
+    if ratio == 1:
+        return distinct, distinct
+    order = np.random.default_rng(seed + 1).permutation(n)
+    out = np.repeat(distinct, ratio)[order]
+    out.flags.writeable = False
+    where = np.empty(n, dtype=np.int64)
+    where[order] = np.arange(n)  # where each repeated copy landed
+    first = where.reshape(-1, ratio).min(axis=1)  # each distinct id's first position
+    return out, distinct[np.argsort(first)]
 
 
 def fmt_n(n: int) -> str:
@@ -224,39 +278,89 @@ class TfCounters:
         self.session.close()
 
 
-def bench_table(n: int, rounds: int, tf: Any | None) -> list[Case]:
-    """The first assign of ``n`` ids, and the slot count of the table it makes."""
-    size = f"{fmt_n(n)} ids"
-    ids = make_fids(n)
-    session = Session()
-    table = HashTable("bench", dim=1)
+def table_of(ids: np.ndarray) -> tuple[Session, HashTable]:
+    session, table = Session(), HashTable("bench", dim=1)
     session.run(table.assign(ids))
+    return session, table
+
+
+def bench_assign(n: int, ratio: int, layout: str, rounds: int) -> Case:
+    """The first assign of ``n`` ids, ``n // ratio`` distinct, and the slot count it feeds."""
+    ids, expected = with_duplicates(n, ratio, layout)
+    distinct = "all distinct" if ratio == 1 else f"{fmt_n(n // ratio)} distinct"
+    size = f"{fmt_n(n)} ids, {distinct}, {layout}"
+    session, table = table_of(ids)
 
     def first_assign() -> Any:
-        fresh, own = HashTable("bench", dim=1), Session()
-        own.run(fresh.assign(ids))
+        own, fresh = table_of(ids)
         return own.run(fresh.dump()).ids  # a lazy dump: the entries are not serialized
 
-    def count() -> np.ndarray:
-        return count_slots(session.run(table.dump()))
-
-    assign = Case("assign", size, n, "ids/s", "HashTable.assign (first)")
-    assign.goals = [
+    assert np.array_equal(first_assign(), expected), "first-occurrence order"
+    del expected
+    case = Case("assign", size, n, "ids/s", "HashTable.assign (first)")
+    case.goals = [
         Goal("first assign <= 3x np.sort", "HashTable.assign (first)", "np.sort", 3.0, True)
     ]
     methods = {
         "HashTable.assign (first)": first_assign,
         "np.sort": lambda: np.sort(ids),
-        "count_slots of the table": count,
+        "count_slots of the table": lambda: count_slots(session.run(table.dump())),
     }
-    first = first_assign()
-    assert np.array_equal(first, ids), "ids are unique: the table keeps them in order"
-    del first
-    assign.times = interleaved(methods, rounds)
-    assign.peak = traced_peak(first_assign) / ids.nbytes
-    assign.notes["HashTable.assign (first)"] = "includes the copy assign makes of its input"
+    case.times = interleaved(methods, rounds)
+    case.peak = traced_peak(first_assign) / ids.nbytes
+    case.notes["HashTable.assign (first)"] = (
+        f"{LAYOUT_NOTES[layout]}; includes the copy assign makes of its input and the slot "
+        "histogram the table keeps"
+    )
+    return case
 
-    slots = Case("slots", size, n, "fids/s", "reference count_slots")
+
+def bench_later(n: int, rounds: int) -> Case:
+    """Assigns of ``LATER_IDS`` new ids, one after the other, into a table of ``n`` ids."""
+    k = min(LATER_IDS, max(1, n // 10))
+    ids = make_fids(n + k * (rounds + 1), seed=3)
+    base, batches = ids[:n], ids[n:].reshape(rounds + 1, k)
+    session, table = table_of(base)
+    session.run(table.assign(batches[0]))  # the first later assign makes the id buffer
+    done = [1]
+
+    def later_assign() -> None:
+        session.run(table.assign(batches[done[0]]))
+        done[0] += 1
+
+    def table_ids() -> np.ndarray:
+        return session.run(table.dump()).ids
+
+    def own_first() -> Any:
+        own, fresh = table_of(batches[0])
+        return own.run(fresh.dump()).ids
+
+    case = Case("later", f"{fmt_n(k)} new ids into {fmt_n(n)}", k, "ids/s", "later assign")
+    one_pass, own = (
+        "copy of the table's ids (one pass)",
+        f"first assign of the {fmt_n(k)} ids alone",
+    )
+    case.goals = [Goal(LATER_GOAL, "later assign", (one_pass, own), 1.5, True)]
+    methods = {"later assign": later_assign, one_pass: lambda: table_ids().copy(), own: own_first}
+    case.times = interleaved(methods, rounds)
+    assert np.array_equal(table_ids(), ids[: n + k * done[0]]), "ids appended in order"
+    dump = session.run(table.dump())
+    assert np.array_equal(dump.sorted_ids, np.sort(ids[: n + k * done[0]]))
+    case.notes["later assign"] = (
+        "assign after assign: the ids appended in place, the sorted copy merged in one pass"
+    )
+    return case
+
+
+def bench_slots(n: int, layout: str, rounds: int, tf: Any | None) -> Case:
+    """The slot count of a table of ``n`` distinct ids of ``layout``."""
+    ids = make_fids(n, layout=layout)
+    session, table = table_of(ids)
+
+    def count() -> np.ndarray:
+        return count_slots(session.run(table.dump()))
+
+    slots = Case("slots", f"{fmt_n(n)} ids, {layout}", n, "fids/s", "reference count_slots")
     slots.goals = [
         Goal("slot counting <= 2x a.sum()", "reference count_slots", "a.sum() (bandwidth)", 2, True)
     ]
@@ -267,8 +371,10 @@ def bench_table(n: int, rounds: int, tf: Any | None) -> list[Case]:
         "reference, bare id array": lambda: count_slots_from_ids(ids),
     }
     compiled = compiled_kernel() is not None
-    slots.notes["reference count_slots"] = "from the table's sorted copy of its ids"
-    slots.notes["reference, bare id array"] = "no sorted copy: every id counted, " + (
+    slots.notes["reference count_slots"] = (
+        f"{LAYOUT_NOTES[layout]}; from the slot histogram the table keeps"
+    )
+    slots.notes["reference, bare id array"] = "every id counted, " + (
         "compiled loop (numba)" if compiled and n >= 1 << 16 else "numpy path (no numba)"
     )
     if compiled:
@@ -296,7 +402,16 @@ def bench_table(n: int, rounds: int, tf: Any | None) -> list[Case]:
         if counters is not None:
             counters.close()
     slots.peak = (ids.nbytes + traced_peak(count)) / ids.nbytes
-    return [assign, slots]
+    return slots
+
+
+def bench_table(n: int, rounds: int, tf: Any | None) -> list[Case]:
+    """Every hash-table and slot-count case of one size."""
+    cases = [bench_assign(n, r, layout, rounds) for layout in LAYOUTS for r in DUP_RATIOS]
+    gc.collect()
+    cases.append(bench_later(n, rounds))
+    cases += [bench_slots(n, layout, rounds, tf) for layout in LAYOUTS]
+    return cases
 
 
 # ---------------------------------------------------------------- ExampleBatch encoding
@@ -436,14 +551,21 @@ def run(
     if use_tf and tf is None:
         raise SystemExit("--tf: tensorflow cannot be imported")
     cases: list[Case] = []
-    for n in sizes or (QUICK_SIZES if quick else FULL_SIZES):
-        cases += bench_table(n, rounds if n < 10_000_000 else max(3, rounds - 2), tf)
-        gc.collect()
-    features = QUICK_FEATURES if quick else FEATURES
-    for r in rows or (QUICK_ROWS if quick else FULL_ROWS):
-        cases += bench_encoding(r, features, rounds)
-    for r in TINY_ROWS:
-        cases += bench_encoding(r, features, rounds, tiny=True)
+    # The collections before every timed call then walk only what the run allocates, not
+    # every object the process already holds (a test run's modules made each one slow).
+    gc.collect()
+    gc.freeze()
+    try:
+        for n in sizes or (QUICK_SIZES if quick else FULL_SIZES):
+            cases += bench_table(n, rounds if n < 10_000_000 else max(3, rounds - 2), tf)
+            gc.collect()
+        features = QUICK_FEATURES if quick else FEATURES
+        for r in rows or (QUICK_ROWS if quick else FULL_ROWS):
+            cases += bench_encoding(r, features, rounds)
+        for r in TINY_ROWS:
+            cases += bench_encoding(r, features, rounds, tiny=True)
+    finally:
+        gc.unfreeze()
     return cases
 
 
@@ -464,6 +586,10 @@ def fmt_rate(rate: float, unit: str) -> str:
 
 FIGURE_TITLES = {
     "assign": "First `HashTable.assign` of N ids (vs `np.sort` of the same ids)",
+    "later": (
+        "A later `HashTable.assign` of 10K new ids into a table of N (vs one pass over the "
+        "table's ids)"
+    ),
     "slots": "v2 slot counting of a table's dump (vs `a.sum()`, memory bandwidth)",
     "dense": "`ExampleBatch` encoding, dense int64 features (vs protobuf and `tobytes()`)",
     "ragged": "`ExampleBatch` encoding, ragged rows as Python lists (vs protobuf)",

@@ -13,12 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from reference.fast_slots import (
-    MAX_SLOT,
-    count_slots_from_ids,
-    count_slots_sorted,
-    ids_from_entry_dumps,
-)
+from reference.fast_slots import MAX_SLOT, count_slots_from_ids, ids_from_entry_dumps
 from reference.hash_table import (
     HASH_TABLE_COLLECTION,
     MULTI_HASH_TABLE_COLLECTION,
@@ -51,14 +46,12 @@ def slot_of_v1(fid: int) -> int:
 def count_slots(entries: TableDump | np.ndarray | Iterable[bytes]) -> np.ndarray:
     """A ``MAX_SLOT``-long int64 vector: entries per v2 slot, clamped to ``MAX_SLOT - 1``.
 
-    ``entries`` is what a table dump yields (a :class:`TableDump`, counted from its id array),
-    an array of ids, or serialized ``EntryDump`` messages (ids decoded in bulk). The counts
-    are those of parsing every entry and bumping ``min(slot_of_v2(id), MAX_SLOT - 1)``.
+    ``entries`` is what a table dump yields (a :class:`TableDump`: the slot histogram its table
+    keeps), an array of ids, or serialized ``EntryDump`` messages (ids decoded in bulk). The
+    counts are those of parsing every entry and bumping ``min(slot_of_v2(id), MAX_SLOT - 1)``.
     """
     if isinstance(entries, TableDump):
-        if entries.sorted_ids is not None:
-            return count_slots_sorted(entries.sorted_ids)
-        return count_slots_from_ids(entries.ids)
+        return entries.slot_counts()
     if isinstance(entries, np.ndarray):
         return count_slots_from_ids(entries)
     return count_slots_from_ids(ids_from_entry_dumps(list(entries)))

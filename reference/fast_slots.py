@@ -1,10 +1,13 @@
-"""Vectorized slot counting for :mod:`reference.ckpt_info`.
+"""Vectorized slot counting for :mod:`reference.ckpt_info` and :mod:`reference.hash_table`.
 
 The slot-count listener needs, per checkpoint, how many hash-table entries fall in each
 v2 slot ``(fid >> 48) & 0x7FFF``, clamped to ``MAX_SLOT - 1``. The plain way parses every
 serialized ``EntryDump`` and bumps a counter per fid; here the ids stay in one numpy array:
 each chunk is shifted and masked into a small reusable buffer and ``np.bincount`` counts it.
 Peak extra memory is a few chunk buffers (a few MB), whatever the input size.
+:func:`slot_histogram` gives the 32768 per-slot counts (what a table keeps, updated with the
+ids each assign adds); :func:`count_slots_from_ids` gives them as the listener's
+``MAX_SLOT``-long vector.
 
 With the optional ``fast`` extra (numba) installed, inputs of at least :data:`COMPILED_MIN`
 native 64-bit ids are counted by one compiled loop per thread instead (shift, mask and
@@ -23,7 +26,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +37,9 @@ from reference.protos.embedding_hash_table_pb2 import EntryDump
 MAX_SLOT = 102400
 SLOT_MASK = 0x7FFF
 SLOT_SHIFT = 48
+#: Buckets of a slot histogram: every 15-bit slot, none past it (``MAX_SLOT - 1``, the
+#: original's clamp, is never reached: quirk slot-clamp-unreachable).
+SLOTS = SLOT_MASK + 1
 
 #: Elements per chunk: big enough to amortise the per-call overhead, small enough that the
 #: chunk buffer (8 bytes per element) stays in cache.
@@ -51,7 +58,8 @@ _ID_TAG = 0x09  # field 1, wire type 1 (fixed64)
 _NUM_TAG = 0x15  # field 2, wire type 5 (fixed32), unpacked in proto2
 
 
-def _workers() -> int:
+def usable_cpus() -> int:
+    """CPUs this process may run on (at most 8): how many threads a bulk pass uses."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
@@ -60,25 +68,41 @@ def _workers() -> int:
 
 
 _compile_lock = threading.Lock()
-_compiled: list = []  # [kernel] once built, [None] when numba is missing or disabled
+#: [the compiled kernels] once built (a namespace: ``count``, ``union``), [None] when numba
+#: is missing or disabled.
+_compiled: list = []
+
+
+def _kernels() -> Any:
+    with _compile_lock:
+        if not _compiled:
+            _compiled.append(_build_kernels())
+    return _compiled[0]
 
 
 def compiled_kernel(required: bool = False) -> Any:
-    """The numba slot-count kernel ``kernel(u, lo, hi) -> int64[32768]``, built on first use;
+    """The numba slot-count kernel ``kernel(u, lo, hi) -> int64[SLOTS]``, built on first use;
     ``None`` when numba is not installed or ``MONOLITH_PARITY_COMPILED=0`` (``ImportError``
     instead when ``required``)."""
-    with _compile_lock:
-        if not _compiled:
-            _compiled.append(_build_kernel())
-    kernel = _compiled[0]
-    if kernel is None and required:
+    kernels = _kernels()
+    if kernels is None and required:
         raise ImportError(
             "the compiled slot counter needs numba: pip install 'monolith-hook-parity[fast]'"
         )
-    return kernel
+    return None if kernels is None else kernels.count
 
 
-def _build_kernel() -> Any:
+def compiled_union() -> Any:
+    """The numba kernel ``union(old, query, out, found) -> w``, built on first use (``None``
+    as for :func:`compiled_kernel`). For sorted distinct int64 ``old`` and ``query`` it
+    writes their sorted union into ``out[:w]`` and sets ``found[j]`` when ``old`` holds
+    ``query[j]``: one pass over ``old``, read and written in order as a copy is. The hash
+    table merges an assign's ids into its sorted copy with it."""
+    kernels = _kernels()
+    return None if kernels is None else kernels.union
+
+
+def _build_kernels() -> Any:
     if os.environ.get("MONOLITH_PARITY_COMPILED", "1") == "0":
         return None
     try:
@@ -88,19 +112,58 @@ def _build_kernel() -> Any:
 
     @numba.njit(nogil=True, boundscheck=False, cache=False)
     def count_span(u: np.ndarray, lo: int, hi: int) -> np.ndarray:  # pragma: no cover - JIT
-        counts = np.zeros(SLOT_MASK + 1, dtype=np.int64)
-        for i in range(lo, hi):
-            counts[(u[i] >> np.uint64(SLOT_SHIFT)) & np.uint64(SLOT_MASK)] += 1
+        # Four rows of counters, one per id of each group of four: neighbours in the same
+        # slot (sorted or clustered ids) bump different rows, so an increment does not wait
+        # for the store of the one before it.
+        rows = np.zeros((4, SLOTS), dtype=np.int64)
+        shift, mask = np.uint64(SLOT_SHIFT), np.uint64(SLOT_MASK)
+        end = lo + (hi - lo) // 4 * 4
+        for i in range(lo, end, 4):
+            rows[0, (u[i] >> shift) & mask] += 1
+            rows[1, (u[i + 1] >> shift) & mask] += 1
+            rows[2, (u[i + 2] >> shift) & mask] += 1
+            rows[3, (u[i + 3] >> shift) & mask] += 1
+        for i in range(end, hi):
+            rows[0, (u[i] >> shift) & mask] += 1
+        counts = rows[0]
+        for r in range(1, 4):
+            counts += rows[r]
         return counts
 
-    return count_span
+    @numba.njit(nogil=True, boundscheck=False, cache=False)
+    def union(  # pragma: no cover - JIT
+        old: np.ndarray, query: np.ndarray, out: np.ndarray, found: np.ndarray
+    ) -> int:
+        n, i, w = len(old), 0, 0  # old[:i] is written to out[:w]
+        for j in range(len(query)):
+            q = query[j]
+            # Copy the old ids below q, eight at a time while a whole group is below it (a
+            # sequential read and write, like a copy), then one by one.
+            while i + 8 <= n and old[i + 7] < q:
+                for t in range(8):
+                    out[w + t] = old[i + t]
+                w += 8
+                i += 8
+            while i < n and old[i] < q:
+                out[w] = old[i]
+                w += 1
+                i += 1
+            if i < n and old[i] == q:
+                found[j] = True
+            else:
+                out[w] = q
+                w += 1
+        out[w : w + n - i] = old[i:]
+        return w + n - i
+
+    return types.SimpleNamespace(count=count_span, union=union)
 
 
 def _count_compiled(kernel: Any, u: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """``_count_range`` by the compiled loop (``u`` native uint64)."""
-    counts = np.zeros(MAX_SLOT, dtype=np.int64)
+    counts = np.zeros(SLOTS, dtype=np.int64)
     for start in range(lo, hi, COMPILED_SPAN):
-        counts[: SLOT_MASK + 1] += kernel(u, start, min(start + COMPILED_SPAN, hi))
+        counts += kernel(u, start, min(start + COMPILED_SPAN, hi))
     return counts
 
 
@@ -119,10 +182,10 @@ def _as_unsigned_1d(ids: np.ndarray) -> np.ndarray:
 
 
 def _count_range(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """The slot histogram of ``u[lo:hi]`` (``MAX_SLOT`` long: a 15-bit slot never passes it).
+    """The slot histogram of ``u[lo:hi]`` (``SLOTS`` long).
 
-    The first chunk's histogram is the accumulator: a fresh zeroed 800 KB array costs page
-    faults on every call, which dominate small inputs.
+    The first chunk's histogram is the accumulator: a fresh zeroed array costs page faults
+    on every call, which dominate small inputs.
     """
     buf = np.empty(min(CHUNK, max(hi - lo, 0)), dtype=np.uint64)
     widen = u.dtype.itemsize != 8
@@ -137,18 +200,18 @@ def _count_range(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
         else:
             np.right_shift(chunk, SLOT_SHIFT, out=b, casting="unsafe")
         np.bitwise_and(b, SLOT_MASK, out=b)
-        part = np.bincount(b.view(np.int64), minlength=MAX_SLOT)
+        part = np.bincount(b.view(np.int64), minlength=SLOTS)
         if counts is None:
             counts = part
         else:
             counts += part
-    return counts if counts is not None else np.zeros(MAX_SLOT, dtype=np.int64)
+    return counts if counts is not None else np.zeros(SLOTS, dtype=np.int64)
 
 
-def count_slots_from_ids(
+def slot_histogram(
     ids: np.ndarray, threads: int | None = None, compiled: bool | None = None
 ) -> np.ndarray:
-    """A ``MAX_SLOT``-long int64 vector: fids per v2 slot, clamped to ``MAX_SLOT - 1``.
+    """A ``SLOTS``-long int64 vector: fids per 15-bit v2 slot ``(fid >> 48) & 0x7FFF``.
 
     ``ids`` holds fids as int64 (the sfixed64 an ``EntryDump`` stores) or uint64; the slot is
     taken from the unsigned 64-bit pattern, so both give the same counts. Smaller integer
@@ -167,75 +230,61 @@ def count_slots_from_ids(
             def count(u: np.ndarray, lo: int, hi: int) -> np.ndarray:
                 return _count_compiled(kernel, u, lo, hi)
 
-    workers = threads if threads is not None else (_workers() if n >= PARALLEL_THRESHOLD else 1)
+    workers = threads if threads is not None else (usable_cpus() if n >= PARALLEL_THRESHOLD else 1)
     workers = max(1, min(workers, -(-n // CHUNK)))
     if workers == 1:
-        counts = count(u, 0, n)
-    else:
-        bounds = [n * i // workers for i in range(workers + 1)]
-        # Round the split points to whole chunks so every thread runs full-size chunks.
-        bounds = [min(n, -(-b // CHUNK) * CHUNK) for b in bounds[:-1]] + [n]
-        partial: list[np.ndarray | None] = [None] * workers
-        errors: list[BaseException] = []
-
-        def work(i: int) -> None:
-            try:
-                partial[i] = count(u, bounds[i], bounds[i + 1])
-            except BaseException as e:  # pragma: no cover - re-raised below
-                errors.append(e)
-
-        pool = [threading.Thread(target=work, args=(i,)) for i in range(1, workers)]
-        for t in pool:
-            t.start()
-        work(0)
-        for t in pool:
-            t.join()
-        if errors:  # pragma: no cover
-            raise errors[0]
-        counts = partial[0]
-        assert counts is not None
-        for p in partial[1:]:
-            counts += p
-    # The clamp of the original (``min(slot, MAX_SLOT - 1)``): a 15-bit slot never reaches
-    # it, but fold anything past the end into the last bucket all the same.
-    if len(counts) > MAX_SLOT:  # pragma: no cover - unreachable with a 15-bit mask
-        counts[MAX_SLOT - 1] += counts[MAX_SLOT:].sum()
-        counts = counts[:MAX_SLOT].copy()
-    return counts.astype(np.int64, copy=False)
+        return count(u, 0, n)
+    return _count_in_threads(count, u, workers)
 
 
-#: The sorted count reads every this many ids first (see :func:`count_slots_sorted`).
-SAMPLE_STRIDE = 64
-#: It counts every id instead when the slot changes more often than once per this many ids
-#: (then nearly every id would be read one by one anyway).
-IDS_PER_CHANGE = 4 * SAMPLE_STRIDE
+def _count_in_threads(
+    count: Callable[[np.ndarray, int, int], np.ndarray], u: np.ndarray, workers: int
+) -> np.ndarray:
+    """``count(u, 0, len(u))`` split over ``workers`` threads, the parts' counts added."""
+    n = len(u)
+    bounds = [n * i // workers for i in range(workers + 1)]
+    # Round the split points to whole chunks so every thread runs full-size chunks.
+    bounds = [min(n, -(-b // CHUNK) * CHUNK) for b in bounds[:-1]] + [n]
+    partial: list[np.ndarray | None] = [None] * workers
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            partial[i] = count(u, bounds[i], bounds[i + 1])
+        except BaseException as e:  # pragma: no cover - re-raised below
+            errors.append(e)
+
+    pool = [threading.Thread(target=work, args=(i,)) for i in range(1, workers)]
+    for t in pool:
+        t.start()
+    work(0)
+    for t in pool:
+        t.join()
+    if errors:  # pragma: no cover
+        raise errors[0]
+    counts = partial[0]
+    assert counts is not None
+    for p in partial[1:]:
+        counts += p
+    return counts
 
 
-def count_slots_sorted(ids: np.ndarray) -> np.ndarray:
-    """:func:`count_slots_from_ids` of a 1-D native int64 array sorted ascending (a table's
-    sorted copy of its ids), reading mostly every :data:`SAMPLE_STRIDE`-th id.
+def count_slots_from_ids(
+    ids: np.ndarray, threads: int | None = None, compiled: bool | None = None
+) -> np.ndarray:
+    """A ``MAX_SLOT``-long int64 vector: fids per v2 slot, clamped to ``MAX_SLOT - 1``.
 
-    In ascending int64 order the arithmetic shift ``id >> 48`` (the sign bit and the 15-bit
-    slot) never decreases: when two ids a stride apart share it, so do all the ids between,
-    and the stride is counted at once. Only the strides where it changes, and the ids from
-    the last sampled one on, are read id by id. Equal neighbours are counted as one run, so
-    only the buckets of slots present are written.
+    :func:`slot_histogram` (same arguments) in the listener's layout. The original clamps
+    ``min(slot, MAX_SLOT - 1)``; a 15-bit slot never reaches it, so the histogram's buckets
+    are the first ``SLOTS`` of the vector and the rest stay zero.
     """
-    n = len(ids)
-    tops = np.right_shift(ids[::SAMPLE_STRIDE], SLOT_SHIFT)
-    change = np.flatnonzero(tops[1:] != tops[:-1])  # stride i holds a change of top
-    if n == 0 or len(change) * IDS_PER_CHANGE > n:
-        return count_slots_from_ids(ids)
+    return padded(slot_histogram(ids, threads, compiled))
+
+
+def padded(histogram: np.ndarray) -> np.ndarray:
+    """A ``SLOTS``-long slot histogram as a fresh ``MAX_SLOT``-long int64 vector."""
     counts = np.zeros(MAX_SLOT, dtype=np.int64)
-    # Samples start[r]..end[r] share a top: the strides between them are counted whole.
-    start = np.concatenate(([0], change + 1))
-    end = np.append(change, len(tops) - 1)
-    np.add.at(counts, tops[start] & SLOT_MASK, (end - start) * SAMPLE_STRIDE)
-    whole = (len(tops) - 1) * SAMPLE_STRIDE  # the strides between two samples, as rows
-    strides = ids[:whole].reshape(-1, SAMPLE_STRIDE)[change].reshape(-1)
-    rest = np.right_shift(np.concatenate([strides, ids[whole:]]), SLOT_SHIFT)  # sorted too
-    first = np.flatnonzero(np.concatenate(([True], rest[1:] != rest[:-1])))  # of each run
-    np.add.at(counts, rest[first] & SLOT_MASK, np.diff(np.append(first, len(rest))))
+    counts[:SLOTS] = histogram
     return counts
 
 

@@ -7,19 +7,29 @@ embedding in ``num``).
 
 The session holds a table's entries as an immutable :class:`TableState`: the ids in one
 read-only int64 numpy array (insertion order, unique), entries without an explicit embedding
-standing for ``dim`` zeros, explicit embeddings kept per position. ``dump`` yields a
-:class:`TableDump` that exposes the id array directly (cheap, whatever the size) and builds
-the serialized entries only when asked (:meth:`TableDump.serialized`).
+standing for ``dim`` zeros, explicit embeddings kept per position, and the table's slot
+histogram (entries per v2 slot), updated at every assign with the ids it adds. ``dump``
+yields a :class:`TableDump` that exposes the id array directly (cheap, whatever the size),
+counts slots from the histogram, and builds the serialized entries only when asked
+(:meth:`TableDump.serialized`).
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
 
+from reference.fast_slots import (
+    COMPILED_MIN,
+    compiled_union,
+    padded,
+    slot_histogram,
+    usable_cpus,
+)
 from reference.protos.embedding_hash_table_pb2 import EntryDump
 from reference.runtime.graph import Graph, Op, Placeholder, Read, Store, Variable
 
@@ -32,6 +42,21 @@ _NUM_TAG = 0x15  # EntryDump.num: field 2, fixed32 (unpacked, proto2)
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
 _EMPTY_IDS.flags.writeable = False
+
+#: Ids per chunk of the passes that build or scan a whole array piece by piece (512 KB).
+CHUNK = 1 << 16
+#: From this many ids on, when two CPUs are usable and a sample of the ids holds a repeated
+#: id, the two sorts of a dedup run at once, in two threads (numpy's sort releases the GIL).
+PARALLEL_SORT_MIN = 1 << 18
+#: Ids in that sample (a strided one: every ``n // SAMPLE``-th id).
+SAMPLE = 1 << 14
+#: Odd, so ``id * _HASH`` (mod 2**64) is a bijection; its high bits mix all the id's bits.
+_HASH = np.uint64(0x9E3779B97F4A7C15)
+#: Hash buckets (by the top 16 bits of the hash) in which shared hashes are looked for.
+_BUCKET_SHIFT = np.uint64(48)
+#: A new id buffer has room for ``1/_GROWTH`` more ids than it holds, so appends copy the
+#: table's ids once every ``len/_GROWTH`` new ids at most (amortized O(k) per assign).
+_GROWTH = 8
 
 
 def to_int64(fid: int) -> int:
@@ -66,10 +91,29 @@ def _zero_entries(ids: np.ndarray, dim: int) -> bytes:
     return buf.tobytes()
 
 
+class _IdBuffer:
+    """The storage behind the id arrays of the snapshots whose ids are its prefixes.
+
+    ``array[:used]`` holds the ids of the longest of them. An assign to that snapshot writes
+    its new ids after them, in place, and publishes a longer prefix; an assign to any other
+    snapshot (an older one, or a branch: a restored state) copies the ids into a new buffer.
+    A published prefix is never written again, so every snapshot's ids stay as they were.
+    """
+
+    __slots__ = ("array", "used")
+
+    def __init__(self, array: np.ndarray, used: int) -> None:
+        self.array = array
+        self.used = used
+
+
+_append_lock = threading.Lock()
+
+
 class TableState:
     """One immutable snapshot of a table's entries (shared, never mutated in place)."""
 
-    __slots__ = ("_override_bytes", "_sorted", "dim", "ids", "overrides")
+    __slots__ = ("_counts", "_override_bytes", "_sorted", "buffer", "dim", "ids", "overrides")
 
     def __init__(
         self,
@@ -77,11 +121,15 @@ class TableState:
         dim: int,
         overrides: dict[int, list[Any]] | None = None,
         sorted_ids: np.ndarray | None = None,
+        counts: np.ndarray | None = None,
+        buffer: _IdBuffer | None = None,
     ) -> None:
         self.ids = ids  # read-only int64, unique, insertion order
         self.dim = max(int(dim), 0)  # length of the zero embedding of entries not overridden
         self.overrides = overrides or {}  # position -> explicit embedding (a list)
         self._sorted = sorted_ids  # ``ids`` sorted, once an assign made it (1x the ids)
+        self._counts = counts  # the slot histogram of ``ids`` (read-only), or None until asked
+        self.buffer = buffer  # where ``ids`` lives when later assigns may append in place
         self._override_bytes: dict[int, bytes] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TableState:
@@ -94,6 +142,16 @@ class TableState:
         """``ids`` sorted; computed when missing but not kept, so a long-lived snapshot (a
         table's initial one) does not carry the extra array."""
         return self._sorted if self._sorted is not None else np.sort(self.ids)
+
+    def slot_counts(self) -> np.ndarray:
+        """Entries per 15-bit v2 slot (:func:`reference.fast_slots.slot_histogram` of ``ids``),
+        read-only. Assigns keep it up to date; a table built by :meth:`HashTable.from_ids`
+        counts it on first use."""
+        if self._counts is None:
+            counts = slot_histogram(self.ids)
+            counts.flags.writeable = False
+            self._counts = counts
+        return self._counts
 
     def positions_of(self, sorted_query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For sorted unique ``sorted_query``: ``(found, position in ids)`` of each (the
@@ -149,6 +207,11 @@ class TableDump(Sequence[bytes]):
         """``ids`` sorted ascending when the snapshot keeps that copy (after an assign), else
         ``None``."""
         return self._state._sorted
+
+    def slot_counts(self) -> np.ndarray:
+        """Entries per v2 slot, clamped to ``MAX_SLOT - 1``: a fresh ``MAX_SLOT``-long int64
+        vector, from the histogram the table keeps (no pass over the ids)."""
+        return padded(self._state.slot_counts())
 
     def serialized(self) -> list[bytes]:
         if self._serialized is None:
@@ -262,31 +325,249 @@ class HashTable:
 def _first_occurrences(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(unique ids in first-occurrence order, the same ids sorted)`` of an int64 array.
 
-    One ``np.sort`` (no argsort: numpy's is several times slower than its sort). Only the
-    duplicated values, if any, are located again (a binary search per id against the few
-    duplicated values) and stably ordered to drop all but their first occurrence.
+    One sort of the ids (no argsort: numpy's is several times slower than its sort) gives
+    the sorted unique ids; when there are no duplicates that is all. Otherwise a second sort,
+    of ``(hash of the id, position)`` keys, brings the occurrences of each id together in
+    position order, so the first of each group is the first occurrence
+    (:func:`_first_positions`). Both are sorts of the whole array; nothing searches the
+    unsorted ids. When a sample shows repeated ids and two CPUs are usable, both sorts run at
+    once. Peak memory: the ids, their sorted copy and the keys (3x the ids), plus bit masks.
     """
-    s = np.sort(ids)
-    if len(s) < 2:
+    n = len(ids)
+    if n < 2:
+        return ids, np.sort(ids)
+    keys = None
+    if n >= PARALLEL_SORT_MIN and usable_cpus() >= 2 and _sample_repeats(ids):
+        sorted_ids = _in_thread(np.sort, ids)
+        try:
+            keys = _sorted_keys(ids)
+        finally:
+            s = sorted_ids()
+    else:
+        s = np.sort(ids)
+    starts = np.empty(n, dtype=bool)  # the first of each run of equal values
+    starts[0] = True
+    np.not_equal(s[1:], s[:-1], out=starts[1:])
+    m = int(np.count_nonzero(starts))
+    if m == n:
         return ids, s
-    repeat = s[1:] == s[:-1]
-    if not repeat.any():
-        return ids, s
-    uniq = s[np.concatenate(([True], ~repeat))]
-    dups = np.unique(s[1:][repeat])
-    del s, repeat
-    at = np.searchsorted(dups, ids)
-    np.minimum(at, len(dups) - 1, out=at)
-    hit = np.flatnonzero(dups[at] == ids)  # every occurrence of a duplicated value
-    del at
-    order = np.argsort(ids[hit], kind="stable")
-    hit_sorted = ids[hit][order]
-    later = np.ones(len(hit), dtype=bool)  # not the first occurrence of its value
-    later[0] = False
-    later[1:] = hit_sorted[1:] == hit_sorted[:-1]
-    keep = np.ones(len(ids), dtype=bool)
-    keep[hit[order[later]]] = False
-    return ids[keep], uniq
+    _compact(s, starts)  # s[:m]: the distinct ids
+    del starts
+    if keys is None:
+        keys = _sorted_keys(ids)
+    keep = _first_positions(ids, keys, s[:m])
+    del keys
+    uniq = s[:m].copy()
+    del s
+    return _compressed(keep, ids, m), uniq
+
+
+def _sample_repeats(ids: np.ndarray) -> bool:
+    """Whether every ``len(ids) // SAMPLE``-th id holds a repeated value."""
+    sample = np.sort(ids[:: max(1, len(ids) // SAMPLE)])
+    return bool(np.any(sample[1:] == sample[:-1]))
+
+
+def _in_thread(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start ``fn(*args)`` in a thread; the returned function waits for its result (or
+    raises its exception)."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            out.append(fn(*args))
+        except BaseException as e:  # pragma: no cover - re-raised by wait
+            errors.append(e)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if errors:  # pragma: no cover
+            raise errors[0]
+        return out[0]
+
+    return wait
+
+
+def _position_bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def _sorted_keys(ids: np.ndarray) -> np.ndarray:
+    """``(id * _HASH)`` with its low bits replaced by the id's position, for every position,
+    sorted (uint64)."""
+    n = len(ids)
+    low = np.uint64((1 << _position_bits(n)) - 1)
+    u = ids.view(np.uint64)
+    keys = np.empty(n, dtype=np.uint64)
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        k = keys[lo:hi]
+        np.multiply(u[lo:hi], _HASH, out=k)
+        np.bitwise_and(k, ~low, out=k)
+        np.bitwise_or(k, np.arange(lo, hi, dtype=np.uint64), out=k)
+    keys.sort()
+    return keys
+
+
+def _compact(s: np.ndarray, starts: np.ndarray) -> None:
+    """Move the elements of ``s`` where ``starts`` is set to its front, in order."""
+    tmp = np.empty(min(len(s), CHUNK), dtype=s.dtype)
+    w = 0
+    for lo in range(0, len(s), CHUNK):
+        c = int(np.count_nonzero(starts[lo : lo + CHUNK]))
+        np.compress(starts[lo : lo + CHUNK], s[lo : lo + CHUNK], out=tmp[:c])
+        s[w : w + c] = tmp[:c]
+        w += c
+
+
+def _compressed(mask: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """``values[mask]`` (``count`` of them), chunk by chunk: no index array the size of the
+    input, and no branch per element (numpy's boolean index is slow on irregular masks)."""
+    out = np.empty(count, dtype=values.dtype)
+    w = 0
+    for lo in range(0, len(values), CHUNK):
+        c = int(np.count_nonzero(mask[lo : lo + CHUNK]))
+        np.compress(mask[lo : lo + CHUNK], values[lo : lo + CHUNK], out=out[w : w + c])
+        w += c
+    return out
+
+
+def _first_positions(ids: np.ndarray, keys: np.ndarray, uniq: np.ndarray) -> np.ndarray:
+    """A boolean mask of the first occurrence of each value of ``ids``.
+
+    ``keys`` (from :func:`_sorted_keys`) form one group per hash, holding the positions of
+    every id with that hash in ascending order: the first of a group is the first occurrence
+    of its id. Two distinct ids (of ``uniq``, the distinct ids) whose hashes agree in the
+    high bits share a group; only the groups of such shared hashes are resolved id by id
+    (:func:`_shared_hashes` finds them, :func:`_split_shared` resolves them).
+    """
+    n = len(ids)
+    b = _position_bits(n)
+    low = np.uint64((1 << b) - 1)
+    keep = np.zeros(n, dtype=bool)
+    groups = np.zeros(1 << 16, dtype=np.int64)  # group starts per hash bucket
+    step = np.empty(min(n, CHUNK), dtype=np.uint64)
+    starts = np.empty(min(n, CHUNK), dtype=bool)
+    for lo in range(0, n, CHUNK):
+        k = keys[lo : lo + CHUNK]
+        d, start = step[: len(k)], starts[: len(k)]
+        np.bitwise_xor(k[1:], k[:-1], out=d[1:])
+        d[0] = k[0] ^ keys[lo - 1] if lo else ~np.uint64(0)
+        np.greater(d, low, out=start)
+        firsts = np.compress(start, k)  # the keys whose hash differs from the one before
+        bucket = (firsts >> _BUCKET_SHIFT).view(np.int64)
+        if len(bucket):  # the keys are sorted: this chunk's buckets are a narrow range
+            groups[bucket[0] : bucket[-1] + 1] += np.bincount(bucket - bucket[0])
+        np.bitwise_and(firsts, low, out=firsts)
+        keep[firsts.view(np.int64)] = True
+    if groups.sum() < len(uniq):
+        _split_shared(ids, keys, keep, _shared_hashes(uniq, groups, b), b)
+    return keep
+
+
+def _split_shared(
+    ids: np.ndarray, keys: np.ndarray, keep: np.ndarray, shared: np.ndarray, b: int
+) -> None:
+    """Mark in ``keep`` the first occurrence of each id in the key groups of the ``shared``
+    hashes (each group holds the positions of two or more distinct ids)."""
+    low = np.uint64((1 << b) - 1)
+    for h in (shared << np.uint64(b)).tolist():
+        group = keys[
+            np.searchsorted(keys, np.uint64(h)) : np.searchsorted(
+                keys, np.uint64(h) | low, side="right"
+            )
+        ]
+        positions = (group & low).view(np.int64)
+        # The positions of one id all lie in its group, ascending: its first comes first.
+        _, first = np.unique(ids[positions], return_index=True)
+        keep[positions[first]] = True
+
+
+def _shared_hashes(uniq: np.ndarray, groups: np.ndarray, b: int) -> np.ndarray:
+    """The hashes (``(id * _HASH) >> b``) of two or more of the distinct ids ``uniq``.
+
+    In a bucket of hashes (their top 16 bits) the distinct ids map onto the key groups, so
+    the bucket holds a shared hash exactly when it has fewer groups (``groups``) than ids.
+    Only the ids of those buckets are hashed again and sorted.
+    """
+    u = uniq.view(np.uint64)
+    chunk = CHUNK * 16  # a bincount per chunk: fewer, larger chunks
+    per_bucket = np.zeros(1 << 16, dtype=np.int64)
+    for lo in range(0, len(u), chunk):
+        h = u[lo : lo + chunk] * _HASH
+        per_bucket += np.bincount((h >> _BUCKET_SHIFT).view(np.int64), minlength=1 << 16)
+    crowded = per_bucket > groups
+    found = []
+    for lo in range(0, len(u), chunk):
+        h = u[lo : lo + chunk] * _HASH
+        found.append(h[crowded[(h >> _BUCKET_SHIFT).view(np.int64)]] >> np.uint64(b))
+    hashes = np.sort(np.concatenate(found))
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+
+
+def _union(old_sorted: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(found, merged)`` for the sorted distinct ids ``query``: which of them the sorted
+    ``old_sorted`` holds, and the sorted union of both (``old_sorted`` itself when nothing is
+    new). One pass over ``old_sorted``: with numba (from ``COMPILED_MIN`` ids), one compiled
+    walk of both that copies the old ids in order around the new ones
+    (:func:`reference.fast_slots.compiled_union`); else a binary search per query id
+    (O(k log n)) and ``np.insert`` of the new ones."""
+    n, k = len(old_sorted), len(query)
+    if n == 0:
+        return np.zeros(k, dtype=bool), query
+    union = compiled_union() if n >= COMPILED_MIN else None
+    if union is not None:
+        found = np.zeros(k, dtype=bool)
+        out = np.empty(n + k, dtype=np.int64)
+        w = union(old_sorted, query, out, found)
+        return found, (old_sorted if w == n else out[:w])
+    at = np.searchsorted(old_sorted, query)
+    found = old_sorted[np.minimum(at, n - 1)] == query
+    if found.all():
+        return found, old_sorted
+    return found, np.insert(old_sorted, at[~found], query[~found])
+
+
+def _appended(state: TableState, added: np.ndarray) -> tuple[np.ndarray, _IdBuffer | None]:
+    """``(ids, buffer)`` of ``state``'s ids followed by ``added``: written in place after them
+    when ``state`` is its buffer's longest snapshot and there is room, else copied into a new
+    buffer with room to grow (:data:`_GROWTH`; amortized O(len(added)))."""
+    n, k = len(state.ids), len(added)
+    if k == 0:
+        return state.ids, state.buffer
+    if n == 0:  # the first ids: exactly the array the assign made, no spare room
+        if added.flags.writeable:
+            added.flags.writeable = False
+        return added, None
+    buffer = state.buffer
+    with _append_lock:
+        if buffer is not None and buffer.used == n and len(buffer.array) >= n + k:
+            buffer.array[n : n + k] = added
+            buffer.used = n + k
+        else:
+            buffer = None
+    if buffer is None:
+        array = np.empty(n + k + (n + k) // _GROWTH, dtype=np.int64)
+        array[:n] = state.ids
+        array[n : n + k] = added
+        buffer = _IdBuffer(array, n + k)
+    ids = buffer.array[: n + k]
+    ids.flags.writeable = False
+    return ids, buffer
+
+
+def _counted(state: TableState, added: np.ndarray) -> np.ndarray:
+    """``state``'s slot histogram with the ids ``added`` counted in (read-only)."""
+    if len(added) == 0:
+        return state.slot_counts()
+    counts = slot_histogram(added)
+    counts += state.slot_counts()
+    counts.flags.writeable = False
+    return counts
 
 
 def _merge(
@@ -308,22 +589,15 @@ def _merge(
         return _merge_with_embeddings(state, new_ids, values, dim, new_dim)
 
     # Zero embeddings of the snapshot's length: only which ids are new, and where, matters.
+    # O(k log k) for the assign's own ids, then one pass over the table's sorted ids to find
+    # which are new and merge them in (with numba; else O(k log n) binary searches, then it).
     in_order, uniq = _first_occurrences(new_ids)
-    if n == 0:
-        appended, sorted_ids = in_order, uniq
-    else:
-        old_sorted = state.sorted_ids()
-        at = np.searchsorted(old_sorted, in_order)
-        np.minimum(at, n - 1, out=at)
-        appended = in_order[old_sorted[at] != in_order]
-        del at
-        new_sorted = np.sort(appended)
-        sorted_ids = np.insert(old_sorted, np.searchsorted(old_sorted, new_sorted), new_sorted)
-        del new_sorted
-    ids = np.concatenate([state.ids, appended]) if n else appended
-    if ids.flags.writeable:
-        ids.flags.writeable = False
-    sorted_ids.flags.writeable = False
+    found, sorted_ids = _union(state.sorted_ids(), uniq)
+    appended = in_order[~found[np.searchsorted(uniq, in_order)]] if found.any() else in_order
+    ids, buffer = _appended(state, appended)
+    if sorted_ids.flags.writeable:
+        sorted_ids.flags.writeable = False
+    counts = _counted(state, appended)
 
     overrides = dict(state.overrides)
     if overrides:  # entries written again with zeros lose their explicit embedding
@@ -332,7 +606,7 @@ def _merge(
         at = np.minimum(np.searchsorted(uniq, key_ids), len(uniq) - 1)
         for p in keys[uniq[at] == key_ids].tolist():
             del overrides[p]
-    return TableState(ids, new_dim, overrides, sorted_ids)
+    return TableState(ids, new_dim, overrides, sorted_ids, counts, buffer)
 
 
 def _merge_with_embeddings(
@@ -356,12 +630,11 @@ def _merge_with_embeddings(
     positions[added] = n + np.arange(len(added))
     appended = uniq[added]
 
-    ids = np.concatenate([state.ids, appended])
-    ids.flags.writeable = False
-    old_sorted = state.sorted_ids()
-    new_sorted = np.sort(appended)
-    sorted_ids = np.insert(old_sorted, np.searchsorted(old_sorted, new_sorted), new_sorted)
-    sorted_ids.flags.writeable = False
+    ids, buffer = _appended(state, appended)
+    sorted_ids = _union(state.sorted_ids(), np.sort(appended))[1]
+    if sorted_ids.flags.writeable:
+        sorted_ids.flags.writeable = False
+    counts = _counted(state, appended)
 
     overrides = dict(state.overrides)
     if values is not None:
@@ -376,4 +649,4 @@ def _merge_with_embeddings(
         zeros = [0.0] * dim
         for p in positions.tolist():
             overrides[p] = list(zeros)
-    return TableState(ids, new_dim, overrides, sorted_ids)
+    return TableState(ids, new_dim, overrides, sorted_ids, counts, buffer)

@@ -45,7 +45,7 @@ def cases(bench: ModuleType) -> list:
 
 
 def test_every_figure_is_measured_at_three_sizes_or_more(bench: ModuleType, cases: list) -> None:
-    for figure in ("assign", "slots", "dense", "ragged", "tiny", "other"):
+    for figure in ("assign", "later", "slots", "dense", "ragged", "tiny", "other"):
         sizes = {c.size for c in cases if c.figure == figure}
         assert len(sizes) >= 3, figure
     for c in cases:
@@ -54,7 +54,13 @@ def test_every_figure_is_measured_at_three_sizes_or_more(bench: ModuleType, case
         assert rounds == {2}, c.size  # the same number of rounds for every method
         for times in c.times.values():
             assert all(math.isfinite(t) and t > 0 for t in times)
+    # Every input class a table holds: each layout at each duplicate ratio and size.
+    assign = [c.size for c in cases if c.figure == "assign"]
+    assert len(set(assign)) == len(SIZES) * len(bench.LAYOUTS) * len(bench.DUP_RATIOS)
+    assert {size.rsplit(", ", 1)[1] for size in assign} == set(bench.LAYOUTS)
     slots = [c for c in cases if c.figure == "slots"]
+    assert {c.size.rsplit(", ", 1)[1] for c in slots} == set(bench.LAYOUTS)
+    assert len(slots) == len(SIZES) * len(bench.LAYOUTS)
     assert all({"a.sum() (bandwidth)", "plain numpy"} <= set(c.times) for c in slots)
     assert all("per-fid Python loop" in c.times for c in slots)  # small sizes: loop included
     assert all(c.peak is not None and c.peak >= 1.0 for c in slots)
@@ -69,6 +75,7 @@ def test_every_goal_gets_a_verdict(bench: ModuleType, cases: list) -> None:
     assert goals == {
         "first assign <= 3x np.sort",
         "first assign peak memory <= 4x the ids",
+        "later assign <= 1.5x one pass + its own first assign",
         "slot counting <= 2x a.sum()",
         "dense encoding <= 2x tobytes()",
         "ragged Python lists >= 5x protobuf",

@@ -4,6 +4,8 @@
   the ``ExampleBatch`` (``to_example_batch``): same bytes, or the same exception type.
 * :func:`reference.fast_slots.count_slots_from_ids` vs a per-fid Python loop, and
   :func:`reference.fast_slots.ids_from_entry_dumps` vs protobuf parsing.
+* The slot histogram a table keeps (what ``count_slots`` of its dump returns) vs the loop
+  (more, on the benchmark's layouts and duplicate ratios, in ``tests/test_table_paths.py``).
 * The numpy-backed :class:`reference.hash_table.HashTable` vs a dict model of the original
   (insert-or-overwrite, first-insert order), and the slot-count file it leads to.
 * The feature dump hook's file and its order of effects.
@@ -38,11 +40,10 @@ from reference.ckpt_info import (
 )
 from reference.fast_example import encode_example_batch
 from reference.fast_slots import (
-    SAMPLE_STRIDE,
     count_slots_from_ids,
     count_slots_loop,
-    count_slots_sorted,
     ids_from_entry_dumps,
+    slot_histogram,
 )
 from reference.feature_engineering_hooks import (
     FeatureEngineeringSaveHook,
@@ -329,36 +330,7 @@ def test_slot_counts_over_many_chunks_and_threads() -> None:
         assert np.array_equal(count_slots_from_ids(ids, threads=threads), expected)
 
 
-# Fids over a few tops (the sign bit and the 15-bit slot), the extremes among them, so that
-# runs of one top are longer and shorter than the sampling stride.
-_TOPS = st.sampled_from([0x0000, 0x0001, 0x0002, 0x7FFE, 0x7FFF, 0x8000, 0x8001, 0xFFFF])
-
-
-@st.composite
-def sorted_table_ids(draw: st.DrawFn) -> np.ndarray:
-    runs = draw(st.lists(st.tuples(_TOPS, st.integers(0, 3 * SAMPLE_STRIDE)), max_size=8))
-    low = st.integers(0, (1 << 48) - 1)
-    fids = [(top << 48) | draw(low) for top, length in runs for _ in range(length)]
-    return np.unique(np.array(fids, dtype=np.uint64).view(np.int64))
-
-
-@FAST
-@given(sorted_table_ids())
-def test_sorted_slot_counts_match_the_per_fid_loop(ids: np.ndarray) -> None:
-    assert np.array_equal(count_slots_sorted(ids), count_slots_loop(ids.tolist()))
-
-
-def test_sorted_slot_counts_over_many_runs_gaps_and_the_fallback() -> None:
-    rng = np.random.default_rng(5)
-    for tops, n in ((3, 1_000_000), (2000, 100_000), (60_000, 200_000), (1, 1)):
-        top = rng.integers(0, 1 << 16, tops, dtype=np.uint64)[rng.integers(0, tops, n)]
-        ids = np.unique((top << np.uint64(48)) | rng.integers(0, 1 << 48, n, dtype=np.uint64))
-        ids = np.sort(ids.view(np.int64))
-        assert np.array_equal(count_slots_sorted(ids), count_slots_from_ids(ids))
-    assert np.array_equal(count_slots_sorted(np.zeros(0, np.int64)), np.zeros(MAX_SLOT, np.int64))
-
-
-def test_a_dump_after_an_assign_is_counted_from_the_sorted_copy() -> None:
+def test_a_dump_is_counted_from_the_histogram_the_table_keeps() -> None:
     session, table = Session(), HashTable("t")
     session.run(table.assign(np.array([3 << 48, 5, -1, 1 << 48], dtype=np.int64)))
     dump = session.run(table.dump())
@@ -366,8 +338,17 @@ def test_a_dump_after_an_assign_is_counted_from_the_sorted_copy() -> None:
     assert dump.sorted_ids.tolist() == [-1, 5, 1 << 48, 3 << 48]
     counts = count_slots(dump)
     assert {i: int(c) for i, c in enumerate(counts) if c} == {0: 1, 1: 1, 3: 1, 0x7FFF: 1}
-    built = HashTable.from_ids("u", np.array([7, 8], dtype=np.int64))
-    assert Session().run(built.dump()).sorted_ids is None  # no sorted copy: counted by histogram
+    assert counts.flags.writeable  # a fresh vector: the caller may add into it
+    counts[:] = 0
+    assert np.array_equal(count_slots(dump), count_slots_loop([3 << 48, 5, -1, 1 << 48]))
+    session.run(table.assign(np.array([5, 2 << 48, 2 << 48], dtype=np.int64)))
+    later = session.run(table.dump())
+    assert np.array_equal(count_slots(later), count_slots_loop(later.ids.tolist()))
+    assert np.array_equal(count_slots(dump), count_slots_loop(dump.ids.tolist()))  # unchanged
+    built = HashTable.from_ids("u", np.array([7, 8, 1 << 60], dtype=np.int64))
+    built_dump = Session().run(built.dump())
+    assert built_dump.sorted_ids is None  # no sorted copy; the histogram is counted when asked
+    assert np.array_equal(count_slots(built_dump), count_slots_loop([7, 8, 1 << 60]))
 
 
 def test_the_default_thread_count_is_used_past_the_parallel_threshold(
@@ -379,7 +360,7 @@ def test_the_default_thread_count_is_used_past_the_parallel_threshold(
     ids = rng.integers(-(1 << 63), (1 << 63) - 1, 600_000, dtype=np.int64)
     expected = count_slots_loop(ids.tolist())
     monkeypatch.setattr(fast_slots, "PARALLEL_THRESHOLD", 1 << 10)
-    assert fast_slots._workers() >= 1
+    assert fast_slots.usable_cpus() >= 1
     assert np.array_equal(count_slots_from_ids(ids, compiled=False), expected)
 
 
@@ -642,7 +623,16 @@ def _slot_inputs() -> list[np.ndarray]:
     n = COMPILED_MIN * 3 + 5  # past the compiled threshold, not a multiple of anything
     every_bit = rng.integers(0, U64, n, dtype=np.uint64, endpoint=True)
     few_slots = rng.integers(0, 1 << 16, 40, dtype=np.uint64)[rng.integers(0, 40, n)] << 48
-    return [every_bit, every_bit.view(np.int64), few_slots | np.uint64(3), np.zeros(n, np.int64)]
+    # Sorted ids: long runs of one slot, where neighbours bump the same counter.
+    in_order = np.sort(every_bit.view(np.int64))
+    return [
+        every_bit,
+        every_bit.view(np.int64),
+        few_slots | np.uint64(3),
+        np.zeros(n, np.int64),
+        in_order,
+        np.sort(few_slots.view(np.int64)),
+    ]
 
 
 def test_slot_counting_fallback_is_the_numpy_path() -> None:
@@ -660,10 +650,94 @@ def test_compiled_slot_counting_is_identical_to_numpy() -> None:
         for threads in (1, 2, 3):
             got = count_slots_from_ids(ids, threads, compiled=True)
             assert got.dtype == np.int64 and np.array_equal(got, numpy_counts)
+            histogram = slot_histogram(ids, threads, compiled=True)
+            assert np.array_equal(histogram, slot_histogram(ids, threads, compiled=False))
+            assert np.array_equal(histogram, numpy_counts[: len(histogram)])
+        for tail in range(1, 5):  # the kernel's four counter rows, and the ids after them
+            part = ids[:tail]
+            assert np.array_equal(
+                count_slots_from_ids(part, compiled=True), count_slots_loop(part.tolist())
+            )
     assert np.array_equal(
         count_slots_from_ids(np.array([-1, 1 << 48], dtype=np.int64), compiled=True),
         count_slots_loop([-1, 1 << 48]),
     )
+
+
+@pytest.mark.parametrize("layout", ["clustered", "200 slots", "uniform"])
+def test_the_kept_histogram_is_the_same_on_the_numpy_and_compiled_paths(
+    layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The layouts real tables hold (tests/test_table_paths.py), each id twice, large enough
+    # for the compiled loop (when numba is installed) to count the assign's new ids.
+    from test_table_paths import layout_ids, model_ids, repeated
+
+    from reference import fast_slots
+
+    fids = repeated(layout_ids(layout, fast_slots.COMPILED_MIN + 1000, seed=5), 2)
+    expected = count_slots_loop(model_ids(fids))
+
+    def counted() -> np.ndarray:
+        session, table = Session(), HashTable("t")
+        session.run(table.assign(fids))
+        return count_slots(session.run(table.dump()))
+
+    assert np.array_equal(counted(), expected)  # compiled when available
+    assert np.array_equal(slot_histogram(fids, compiled=False), expected[: 1 << 15] * 2)
+    monkeypatch.setattr(fast_slots, "_compiled", [None])  # the numpy path
+    assert np.array_equal(counted(), expected)
+
+
+@st.composite
+def sorted_table_and_query(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """A table's sorted distinct ids and an assign's sorted distinct ids: some of the
+    table's, some new (extremes, neighbours, runs in one gap)."""
+    ints = st.integers(-(1 << 63), (1 << 63) - 1) | st.integers(-3, 3)
+    old = sorted(draw(st.sets(ints, max_size=60)))
+    present = draw(st.lists(st.sampled_from(old), max_size=20)) if old else []
+    query = sorted(set(present) | draw(st.sets(ints, max_size=30)))
+    return np.array(old, dtype=np.int64), np.array(query, dtype=np.int64)
+
+
+@FAST
+@given(sorted_table_and_query())
+def test_the_sorted_union_is_union1d_on_both_paths(ids: tuple[np.ndarray, np.ndarray]) -> None:
+    from reference.fast_slots import compiled_union
+    from reference.hash_table import _union
+
+    old, query = ids
+    found, merged = _union(old, query)  # a small table: binary search and np.insert
+    assert np.array_equal(found, np.isin(query, old))
+    assert np.array_equal(merged, np.union1d(old, query))
+    union = compiled_union()
+    if union is not None:  # the compiled kernel, called directly at any size
+        found = np.zeros(len(query), dtype=bool)
+        out = np.full(len(old) + len(query), 7, dtype=np.int64)
+        w = union(old, query, out, found)
+        assert np.array_equal(found, np.isin(query, old))
+        assert np.array_equal(out[:w], np.union1d(old, query))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_later_assigns_into_a_large_table_merge_alike(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From COMPILED_MIN ids on, the sorted copy is merged by the compiled kernel when numba
+    # is installed; np.insert otherwise. Same sorted copy, same entries.
+    from reference import fast_slots
+
+    if not compiled:
+        monkeypatch.setattr(fast_slots, "_compiled", [None])
+    rng = np.random.default_rng(10)
+    first = rng.integers(-(1 << 63), (1 << 63) - 1, fast_slots.COMPILED_MIN + 10, dtype=np.int64)
+    session, table, model = Session(), HashTable("t"), DictTable(1)
+    for fids in (first, rng.choice(first, 500), rng.integers(0, 1 << 62, 2000), first[:3] - 1):
+        session.run(table.assign(fids))
+        model.assign(fids.tolist(), None)
+    dump = session.run(table.dump())
+    assert dump.ids.tolist() == list(model.entries)
+    assert dump.sorted_ids.tolist() == sorted(model.entries)
+    assert np.array_equal(count_slots(dump), count_slots_loop(list(model.entries)))
 
 
 @pytest.mark.skipif(_numba_installed(), reason="numba is installed")

@@ -10,7 +10,14 @@ from types import ModuleType
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KINDS = {"equivalent", "equivalent (fallback)", "unobservable", "unreachable", "not reached"}
+KINDS = {
+    "equivalent",
+    "equivalent (fallback)",
+    "unobservable",
+    "unreachable",
+    "unit-tested",
+    "not reached",
+}
 
 RESULTS = """\
     reference.a.x_f__mutmut_1: killed
