@@ -774,11 +774,16 @@ def _interrupt(signum: int, _frame: object) -> None:
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP interrupt the command as Ctrl-C does (:class:`Interrupted`),
-    so a run ends its testees and prints its partial summary."""
+    so a run ends its testees and prints its partial summary. SIGINT too where it was
+    inherited ignored (a job a shell script started in the background, as CI runners do):
+    the harness owns testee processes, so every stop signal must reach it."""
     saved = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(ValueError, OSError):  # not the main thread
             saved[sig] = signal.signal(sig, _interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        with contextlib.suppress(ValueError, OSError):
+            saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:

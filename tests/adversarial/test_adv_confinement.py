@@ -130,13 +130,24 @@ def test_a_process_started_in_a_new_session_does_not_outlive_the_run(
     wait_until(lambda: not running_with(token), GONE_WITHIN, f"processes with {token} to end")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.parametrize(
-    ("signum", "status"),
-    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
-    ids=["SIGTERM", "SIGINT", "SIGHUP"],
+    ("signum", "status", "inherited_ignored"),
+    [
+        (signal.SIGTERM, 143, False),
+        (signal.SIGINT, 130, False),
+        (signal.SIGHUP, 129, False),
+        # A shell script's background job starts with SIGINT ignored; a CI cancelling it
+        # sends SIGINT all the same.
+        (signal.SIGINT, 130, True),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGHUP", "SIGINT-inherited-ignored"],
 )
 def test_a_signalled_harness_ends_its_testee_and_prints_a_partial_summary(
-    signum: int, status: int, sandbox: str, tmp_path: Path
+    signum: int, status: int, inherited_ignored: bool, sandbox: str, tmp_path: Path
 ) -> None:
     token = f"parity-hang-{os.getpid()}-{signum}-{sandbox}-{tmp_path.name}"
     junit = tmp_path / "junit.xml"
@@ -144,7 +155,12 @@ def test_a_signalled_harness_ends_its_testee_and_prints_a_partial_summary(
     command = [sys.executable, "-m", "harness", "run", "--sandbox", sandbox, "--impl", impl]
     command += ["-k", FIRST, "-k", SECOND, "--junit", str(junit), "--timeout", "600"]
     harness = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_ignore_sigint if inherited_ignored else None,
     )
     try:
         wait_until(
