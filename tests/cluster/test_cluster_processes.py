@@ -32,7 +32,7 @@ from harness.cluster.runner import (
     run_scenario,
 )
 from harness.cluster.scenario import TASK_DEFAULTS, ClusterScenario
-from harness.polling import wait_until
+from harness.polling import WaitTimeout, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # The stand-in task program (not imported from conftest: another tests/ folder has one).
@@ -299,11 +299,21 @@ def test_an_interrupted_run_ends_every_task_process(
     try:
         control = work / "trigger_save_through_action_file-tf-1" / "control"
         tasks = lambda: [p for p in running_with(token) if p != proc.pid]  # noqa: E731
-        wait_until(
-            lambda: (control / "worker2.go").exists() and len(tasks()) == 4,
-            timeout=60,
-            what="the chief's session and four task processes",
-        )
+        try:
+            wait_until(
+                lambda: (control / "worker2.go").exists() and len(tasks()) == 4,
+                timeout=60,
+                what="the chief's session and four task processes",
+            )
+        except WaitTimeout:  # say what the runner had done, for a failure seen once in CI
+            proc.kill()
+            out, err = proc.communicate(timeout=60)
+            seen = (
+                sorted(str(f.relative_to(work)) for f in work.rglob("*")) if work.exists() else []
+            )
+            pytest.fail(
+                f"tasks {tasks()}; files {seen}; stdout {out[-2000:]!r}; stderr {err[-4000:]!r}"
+            )
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=60)
     finally:
