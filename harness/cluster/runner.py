@@ -20,7 +20,6 @@ import importlib.util
 import os
 import shutil
 import socket
-import stat
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import safe_fs
 from harness.cluster.processes import Processes
 from harness.cluster.scenario import DEFAULT_WAIT_TIMEOUT, ClusterScenario
 from harness.polling import WaitTimeout, wait_until
@@ -46,7 +46,7 @@ MAX_ATTEMPTS = 3
 # After a failed step: how long tasks get to close their sessions once asked to end.
 END_GRACE_SECONDS = 20.0
 # Files of the model dir the judge reads (checkpoints are TensorFlow's own business).
-SKIPPED_DIRS = ("checkpoints",)
+SKIPPED_DIR = "checkpoints"
 MAX_FILE_BYTES = 1 << 20
 MAX_FILES = 10_000
 ACTION_FILE = "monolith_action"
@@ -345,39 +345,23 @@ class Attempt:
 
 
 def model_files(model_dir: Path) -> dict[str, bytes]:
-    """Every regular file under the model dir (relative path -> bytes), checkpoints aside:
-    no link followed, at most :data:`MAX_FILES` files of at most :data:`MAX_FILE_BYTES`
-    each (a larger one is read as its first bytes, so it still differs from any content a
-    scenario expects); a file that cannot be read is left out."""
+    """Every regular file under the model dir (relative path -> bytes), checkpoints aside,
+    found by the harness's bounded walk that follows no link (:func:`harness.safe_fs.walk`,
+    at most :data:`MAX_FILES` entries); each read up to :data:`MAX_FILE_BYTES` + 1 bytes (a
+    larger one is cut, so it still differs from any content a scenario expects). A file
+    that cannot be read is left out."""
+    tree = safe_fs.walk(model_dir, max_entries=MAX_FILES, skip=SKIPPED_DIR)
     found: dict[str, bytes] = {}
-    for top, dirs, files in os.walk(model_dir):
-        rel_top = Path(top).relative_to(model_dir)
-        if rel_top == Path("."):
-            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
-        dirs.sort()
-        for name in sorted(files):
-            if len(found) >= MAX_FILES:
-                return found
-            data = _read_regular(Path(top) / name)
-            if data is not None:
-                found[(rel_top / name).as_posix()] = data
+    for rel, entry in sorted(tree.entries.items()):
+        if not entry.is_file:
+            continue
+        try:
+            f, _size = safe_fs.open_regular(model_dir / rel)
+            with f:
+                found[rel] = f.read(MAX_FILE_BYTES + 1)
+        except OSError:  # replaced by a link or removed since the walk, or unreadable
+            continue
     return found
-
-
-def _read_regular(path: Path) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(MAX_FILE_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def run_scenario(scenario: ClusterScenario, tier: TierSpec, work: Path, token: str) -> Observation:

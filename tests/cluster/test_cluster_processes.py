@@ -216,9 +216,9 @@ def test_a_status_is_read_without_reaping_until_the_end(tmp_path: Path, token: s
 
 def test_a_started_task_ends_at_sigterm_without_needing_sigkill(tmp_path: Path, token: str) -> None:
     with Processes() as procs:
-        code = "import time\ntime.sleep(60)\n"
+        code = "import signal\nsignal.pause()\n"  # runs until a signal: no clock involved
         procs.start("a", [sys.executable, "-c", code, token], tmp_path / "a.log")
-        wait_until(lambda: len(running_with(token)) == 1, timeout=30, what="the sleeper")
+        wait_until(lambda: len(running_with(token)) == 1, timeout=30, what="the waiting task")
         procs.kill("a")
         # Started while the stop signals were held: SIGTERM still reaches it.
         assert procs.status("a") == -signal.SIGTERM and procs.killed == ["a"]
