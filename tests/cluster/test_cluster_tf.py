@@ -39,15 +39,13 @@ def _cluster(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness.cluster", "--tier", "tf", *args]
 
 
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``argv`` run to its end (at most 300 s) from the project root, output captured."""
+    return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+
+
 def test_a_real_run_passes_and_leaves_no_process(tmp_path: Path, token: str) -> None:
-    done = subprocess.run(
-        _cluster("-k", "no_placement", "--token", token, "--work", str(tmp_path)),
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run(_cluster("-k", "no_placement", "--token", token, "--work", str(tmp_path)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cluster: 1 passed, 0 failed (tf)" in done.stdout
 
@@ -79,14 +77,7 @@ def test_a_real_task_whose_port_is_taken_makes_the_attempt_start_again(
     tmp_path: Path, token: str
 ) -> None:
     argv = [sys.executable, "-c", TAKEN_PORT, "--tier", "tf", "-k", "feature_dumps"]
-    done = subprocess.run(
-        [*argv, "--token", token, "--work", str(tmp_path)],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run([*argv, "--token", token, "--work", str(tmp_path)])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS  cluster/feature_dumps_per_task [tf]" in done.stdout
     assert "(2 attempts)" in done.stdout
