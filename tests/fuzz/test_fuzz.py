@@ -109,6 +109,7 @@ def fuzz(
     assert examples is not None or virtual_clock, "on the real clock, end by an example count"
     code = MAIN.format(virtual_clock=virtual_clock)
     argv = [sys.executable, "-c", code, "fuzz", "--impl", impl, "--work", str(tmp / work)]
+    # ``seconds`` is NEVER unless on the virtual clock: the example count ends the run.
     argv += ["--seed", str(seed), "--seconds", str(seconds)]
     argv += ["--shrink-seconds", str(shrink_seconds), "--timeout", "300"]
     if examples is not None:
@@ -329,6 +330,7 @@ def test_usage_and_setup_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     work = str(tmp_path / "w")
     assert cli.main(["fuzz", "--impl", str(tmp_path / "no-such-testee"), "--work", work]) == 2
     assert "no-such-testee': No such file or directory" in capsys.readouterr().err
+    # A zero budget is a usage error, refused before anything runs.
     assert cli.main(["fuzz", "--impl", REFERENCE, "--seconds", "0", "--work", work]) == 2
     bad = tmp_path / "bad.json"
     bad.write_text('{"deviations": [{"scenario": "nope/none", "reason": "x"}]}')
