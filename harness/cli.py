@@ -801,15 +801,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 128 + signum
 
 
+@contextlib.contextmanager
+def _checkout_environment(args: argparse.Namespace) -> Iterator[None]:
+    """$MONOLITH_CHECKOUT and $MONOLITH_COMMIT from --monolith and --monolith-commit for
+    the command (the original tier and the processes it starts read them), put back as
+    they were when it ends: a caller of :func:`main` in process keeps its environment."""
+    names = {"MONOLITH_CHECKOUT": args.monolith, "MONOLITH_COMMIT": args.monolith_commit}
+    saved = {name: os.environ.get(name) for name in names}
+    for name, value in names.items():
+        if value:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         _resolve_corpus(args)
-        if args.monolith:
-            os.environ["MONOLITH_CHECKOUT"] = args.monolith
-        if args.monolith_commit:
-            os.environ["MONOLITH_COMMIT"] = args.monolith_commit
-        status = args.fn(args)
+        with _checkout_environment(args):
+            status = args.fn(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
         return status
     except BrokenPipeError as e:

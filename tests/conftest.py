@@ -39,19 +39,3 @@ def sandbox(request: pytest.FixtureRequest) -> str:
                 pytest.fail(f"MONOLITH_PARITY_REQUIRE_BWRAP is set but {why}")
             pytest.skip(why)
     return str(request.param)
-
-
-# The CLI's --monolith and --monolith-commit set these for the processes it starts; a test
-# calling main() in process must not hand them on to the next test's subprocesses.
-_CHECKOUT_VARS = ("MONOLITH_CHECKOUT", "MONOLITH_COMMIT")
-
-
-@pytest.fixture(autouse=True)
-def _checkout_environment_restored() -> object:
-    saved = {name: os.environ.get(name) for name in _CHECKOUT_VARS}
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value

@@ -278,3 +278,23 @@ def test_a_broken_pipe_that_is_not_stdout_is_an_ordinary_error() -> None:
         check=False,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", "error: [Errno 32] Broken pipe\n")
+
+
+def test_the_checkout_options_name_the_checkout_for_the_command_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--monolith and --monolith-commit reach the command (and its children) through the
+    environment, and a caller of main() in process gets its own environment back."""
+    monkeypatch.delenv("MONOLITH_CHECKOUT", raising=False)
+    monkeypatch.setenv("MONOLITH_COMMIT", "before")
+    seen: dict[str, str | None] = {}
+
+    def record(_args: object) -> int:
+        seen.update({n: os.environ.get(n) for n in ("MONOLITH_CHECKOUT", "MONOLITH_COMMIT")})
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", record)
+    assert main(["--monolith", str(tmp_path), "--monolith-commit", "c0ffee", "list"]) == 0
+    assert seen == {"MONOLITH_CHECKOUT": str(tmp_path), "MONOLITH_COMMIT": "c0ffee"}
+    assert "MONOLITH_CHECKOUT" not in os.environ
+    assert os.environ["MONOLITH_COMMIT"] == "before"
