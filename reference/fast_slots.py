@@ -24,6 +24,7 @@ own ``DecodeError``).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import types
@@ -53,6 +54,8 @@ COMPILED_MIN = 1 << 16
 #: Ids per compiled call: keeps each call's counts far below overflow and bounds the time a
 #: thread holds a slice.
 COMPILED_SPAN = 1 << 28
+#: Binary searches the compiled merge runs in lockstep (:func:`compiled_merge`).
+SEARCH_GROUP = 16
 
 _ID_TAG = 0x09  # field 1, wire type 1 (fixed64)
 _NUM_TAG = 0x15  # field 2, wire type 5 (fixed32), unpacked in proto2
@@ -68,7 +71,7 @@ def usable_cpus() -> int:
 
 
 _compile_lock = threading.Lock()
-#: [the compiled kernels] once built (a namespace: ``count``, ``union``), [None] when numba
+#: [the compiled kernels] once built (a namespace: ``count``, ``merge``), [None] when numba
 #: is missing or disabled.
 _compiled: list = []
 
@@ -92,14 +95,20 @@ def compiled_kernel(required: bool = False) -> Any:
     return None if kernels is None else kernels.count
 
 
-def compiled_union() -> Any:
-    """The numba kernel ``union(old, query, out, found) -> w``, built on first use (``None``
-    as for :func:`compiled_kernel`). For sorted distinct int64 ``old`` and ``query`` it
-    writes their sorted union into ``out[:w]`` and sets ``found[j]`` when ``old`` holds
-    ``query[j]``: one pass over ``old``, read and written in order as a copy is. The hash
-    table merges an assign's ids into its sorted copy with it."""
+def compiled_merge() -> Any:
+    """The numba kernel ``merge(buf, n, query, found) -> int``, built on first use (``None``
+    as for :func:`compiled_kernel`). For sorted distinct int64 ``buf[:n]`` and ``query``
+    (``buf`` with room for ``len(query)`` more) it merges ``query`` into ``buf`` in place,
+    sets ``found[j]`` when ``buf[:n]`` holds ``query[j]`` and returns the union's length.
+
+    It first finds where each query id goes: :data:`SEARCH_GROUP` binary searches at a time,
+    in lockstep, so that their reads of the table (far too big for the cache) are in flight
+    together rather than one after the other. Then, from the end back, it moves each run of
+    old ids right by the number of new ids below it (``memmove``) and puts the new id just
+    before it: one pass over the ids above the smallest new one, in memory already in use.
+    The hash table merges an assign's ids into its sorted copy with it."""
     kernels = _kernels()
-    return None if kernels is None else kernels.union
+    return None if kernels is None else kernels.merge
 
 
 def _build_kernels() -> Any:
@@ -130,33 +139,49 @@ def _build_kernels() -> Any:
             counts += rows[r]
         return counts
 
-    @numba.njit(nogil=True, boundscheck=False, cache=False)
-    def union(  # pragma: no cover - JIT
-        old: np.ndarray, query: np.ndarray, out: np.ndarray, found: np.ndarray
-    ) -> int:
-        n, i, w = len(old), 0, 0  # old[:i] is written to out[:w]
-        for j in range(len(query)):
-            q = query[j]
-            # Copy the old ids below q, eight at a time while a whole group is below it (a
-            # sequential read and write, like a copy), then one by one.
-            while i + 8 <= n and old[i + 7] < q:
-                for t in range(8):
-                    out[w + t] = old[i + t]
-                w += 8
-                i += 8
-            while i < n and old[i] < q:
-                out[w] = old[i]
-                w += 1
-                i += 1
-            if i < n and old[i] == q:
-                found[j] = True
-            else:
-                out[w] = q
-                w += 1
-        out[w : w + n - i] = old[i:]
-        return w + n - i
+    memmove = ctypes.memmove  # numba calls a ctypes function directly
 
-    return types.SimpleNamespace(count=count_span, union=union)
+    @numba.njit(nogil=True, boundscheck=False, cache=False)
+    def merge(  # pragma: no cover - JIT
+        buf: np.ndarray, n: int, query: np.ndarray, found: np.ndarray
+    ) -> int:
+        k = len(query)
+        at = np.empty(k, dtype=np.int64)  # where query[j] goes: the first buf[i] >= it
+        base = np.zeros(SEARCH_GROUP, dtype=np.int64)
+        new = 0
+        for g0 in range(0, k, SEARCH_GROUP):
+            g = min(SEARCH_GROUP, k - g0)
+            base[:] = 0
+            length = n
+            while length > 1:  # halve every search of the group, one read each
+                half = length >> 1
+                for t in range(g):
+                    b = base[t]
+                    base[t] = b + half if buf[b + half - 1] < query[g0 + t] else b
+                length -= half
+            for t in range(g):
+                j, b = g0 + t, base[t]
+                if n > 0 and buf[b] < query[j]:
+                    b += 1
+                at[j] = b
+                if b < n and buf[b] == query[j]:
+                    found[j] = True
+                else:
+                    new += 1
+        # From the end back: ``shift`` new ids are still to place, all below the old ids
+        # from ``end`` on, which are in their final place already.
+        shift, end = new, n
+        address = buf.ctypes.data
+        for j in range(k - 1, -1, -1):
+            if not found[j]:
+                a = at[j]
+                memmove(address + (a + shift) * 8, address + a * 8, (end - a) * 8)
+                buf[a + shift - 1] = query[j]
+                shift -= 1
+                end = a
+        return n + new
+
+    return types.SimpleNamespace(count=count_span, merge=merge)
 
 
 def _count_compiled(kernel: Any, u: np.ndarray, lo: int, hi: int) -> np.ndarray:

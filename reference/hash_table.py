@@ -16,6 +16,7 @@ counts slots from the histogram, and builds the serialized entries only when ask
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ import numpy as np
 
 from reference.fast_slots import (
     COMPILED_MIN,
-    compiled_union,
+    compiled_merge,
     padded,
     slot_histogram,
     usable_cpus,
@@ -110,10 +111,42 @@ class _IdBuffer:
 _append_lock = threading.Lock()
 
 
-class TableState:
-    """One immutable snapshot of a table's entries (shared, never mutated in place)."""
+class _SortedBuffer:
+    """The storage behind the sorted copy of one snapshot, its *holder*, with room after it.
 
-    __slots__ = ("_counts", "_override_bytes", "_sorted", "buffer", "dim", "ids", "overrides")
+    An assign to the holder merges its new ids into the array in place (no new memory, one
+    pass over the ids above the smallest new one) and hands the buffer to the snapshot it
+    makes; the old holder's sorted copy is dropped then, and sorted again from its ids if
+    that snapshot is ever assigned to again (a branch: a restored state). ``lock`` guards
+    the hand-over and every read of the holder's copy, so the copy is never read while it
+    is being merged into.
+    """
+
+    __slots__ = ("array", "holder", "lock")
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.holder: TableState | None = None
+        self.lock = threading.Lock()
+
+
+class TableState:
+    """One immutable snapshot of a table's entries (shared, never mutated in place).
+
+    Its entries never change; the sorted copy of its ids that it may keep (for the next
+    assign's merge) is a cache, which that assign can take over (:class:`_SortedBuffer`).
+    """
+
+    __slots__ = (
+        "_counts",
+        "_override_bytes",
+        "_sorted",
+        "buffer",
+        "dim",
+        "ids",
+        "overrides",
+        "sorted_buffer",
+    )
 
     def __init__(
         self,
@@ -123,6 +156,7 @@ class TableState:
         sorted_ids: np.ndarray | None = None,
         counts: np.ndarray | None = None,
         buffer: _IdBuffer | None = None,
+        sorted_buffer: _SortedBuffer | None = None,
     ) -> None:
         self.ids = ids  # read-only int64, unique, insertion order
         self.dim = max(int(dim), 0)  # length of the zero embedding of entries not overridden
@@ -130,6 +164,10 @@ class TableState:
         self._sorted = sorted_ids  # ``ids`` sorted, once an assign made it (1x the ids)
         self._counts = counts  # the slot histogram of ``ids`` (read-only), or None until asked
         self.buffer = buffer  # where ``ids`` lives when later assigns may append in place
+        self.sorted_buffer = sorted_buffer  # where ``_sorted`` lives, while this one holds it
+        if sorted_buffer is not None:
+            with sorted_buffer.lock:
+                sorted_buffer.holder = self
         self._override_bytes: dict[int, bytes] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TableState:
@@ -140,8 +178,19 @@ class TableState:
 
     def sorted_ids(self) -> np.ndarray:
         """``ids`` sorted; computed when missing but not kept, so a long-lived snapshot (a
-        table's initial one) does not carry the extra array."""
-        return self._sorted if self._sorted is not None else np.sort(self.ids)
+        table's initial one) does not carry the extra array. A copy when the snapshot's own
+        lives in a :class:`_SortedBuffer`, which a later assign merges into in place."""
+        if self.sorted_buffer is None:
+            return self._sorted if self._sorted is not None else np.sort(self.ids)
+        with self.sorted_buffer.lock:
+            out = self._sorted.copy() if self._sorted is not None else np.sort(self.ids)
+        out.flags.writeable = False
+        return out
+
+    def keeps_sorted_ids(self) -> bool:
+        """Whether the snapshot holds a sorted copy of its ids (not dropped, not to be
+        computed)."""
+        return self._sorted is not None
 
     def slot_counts(self) -> np.ndarray:
         """Entries per 15-bit v2 slot (:func:`reference.fast_slots.slot_histogram` of ``ids``),
@@ -204,9 +253,10 @@ class TableDump(Sequence[bytes]):
 
     @property
     def sorted_ids(self) -> np.ndarray | None:
-        """``ids`` sorted ascending when the snapshot keeps that copy (after an assign), else
-        ``None``."""
-        return self._state._sorted
+        """``ids`` sorted ascending (a copy, read-only) when the snapshot keeps that copy
+        (after an assign, until a later one takes it over), else ``None``."""
+        state = self._state
+        return state.sorted_ids() if state.keeps_sorted_ids() else None
 
     def slot_counts(self) -> np.ndarray:
         """Entries per v2 slot, clamped to ``MAX_SLOT - 1``: a fresh ``MAX_SLOT``-long int64
@@ -512,24 +562,55 @@ def _shared_hashes(uniq: np.ndarray, groups: np.ndarray, b: int) -> np.ndarray:
 def _union(old_sorted: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(found, merged)`` for the sorted distinct ids ``query``: which of them the sorted
     ``old_sorted`` holds, and the sorted union of both (``old_sorted`` itself when nothing is
-    new). One pass over ``old_sorted``: with numba (from ``COMPILED_MIN`` ids), one compiled
-    walk of both that copies the old ids in order around the new ones
-    (:func:`reference.fast_slots.compiled_union`); else a binary search per query id
-    (O(k log n)) and ``np.insert`` of the new ones."""
+    new), in a new array: a binary search per query id (O(k log n)) and ``np.insert`` of the
+    new ones. The path without numba, and for tables under ``COMPILED_MIN`` ids."""
     n, k = len(old_sorted), len(query)
     if n == 0:
         return np.zeros(k, dtype=bool), query
-    union = compiled_union() if n >= COMPILED_MIN else None
-    if union is not None:
-        found = np.zeros(k, dtype=bool)
-        out = np.empty(n + k, dtype=np.int64)
-        w = union(old_sorted, query, out, found)
-        return found, (old_sorted if w == n else out[:w])
     at = np.searchsorted(old_sorted, query)
     found = old_sorted[np.minimum(at, n - 1)] == query
     if found.all():
         return found, old_sorted
     return found, np.insert(old_sorted, at[~found], query[~found])
+
+
+def _sorted_union(
+    state: TableState, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, _SortedBuffer | None]:
+    """``(found, sorted ids, buffer)`` of an assign of the sorted distinct ids ``query`` to
+    ``state``: which of them ``state`` holds, its sorted ids with the new ones merged in
+    (read-only), and the :class:`_SortedBuffer` they live in (``None``: an array of their
+    own, never written again).
+
+    With numba, from ``COMPILED_MIN`` ids, the compiled merge
+    (:func:`reference.fast_slots.compiled_merge`) works in a buffer: in place in the one
+    ``state`` holds when there is room (the common case, assign after assign), else in a
+    new one with room to grow (:data:`_GROWTH`) that ``state``'s sorted ids are copied into
+    first. Without, :func:`_union`."""
+    n, k = len(state.ids), len(query)
+    merge = compiled_merge() if n >= COMPILED_MIN else None
+    if merge is None:
+        found, merged = _union(state.sorted_ids(), query)
+        if merged.flags.writeable:
+            merged.flags.writeable = False
+        return found, merged, None
+    held = state.sorted_buffer
+    with held.lock if held is not None else contextlib.nullcontext():
+        if held is not None and held.holder is state and len(held.array) >= n + k:
+            held.holder = None  # now the assign's alone; the new snapshot takes it
+            state._sorted = None
+            buffer = held
+        else:
+            buffer = _SortedBuffer(np.empty(n + k + (n + k) // _GROWTH, dtype=np.int64))
+            if state._sorted is not None:
+                buffer.array[:n] = state._sorted
+            else:  # never kept, or handed on: sort the ids where the copy goes
+                buffer.array[:n] = state.ids
+                buffer.array[:n].sort()
+    found = np.zeros(k, dtype=bool)
+    merged = buffer.array[: merge(buffer.array, n, query, found)]
+    merged.flags.writeable = False
+    return found, merged, buffer
 
 
 def _appended(state: TableState, added: np.ndarray) -> tuple[np.ndarray, _IdBuffer | None]:
@@ -592,11 +673,9 @@ def _merge(
     # O(k log k) for the assign's own ids, then one pass over the table's sorted ids to find
     # which are new and merge them in (with numba; else O(k log n) binary searches, then it).
     in_order, uniq = _first_occurrences(new_ids)
-    found, sorted_ids = _union(state.sorted_ids(), uniq)
+    found, sorted_ids, sorted_buffer = _sorted_union(state, uniq)
     appended = in_order[~found[np.searchsorted(uniq, in_order)]] if found.any() else in_order
     ids, buffer = _appended(state, appended)
-    if sorted_ids.flags.writeable:
-        sorted_ids.flags.writeable = False
     counts = _counted(state, appended)
 
     overrides = dict(state.overrides)
@@ -606,7 +685,7 @@ def _merge(
         at = np.minimum(np.searchsorted(uniq, key_ids), len(uniq) - 1)
         for p in keys[uniq[at] == key_ids].tolist():
             del overrides[p]
-    return TableState(ids, new_dim, overrides, sorted_ids, counts, buffer)
+    return TableState(ids, new_dim, overrides, sorted_ids, counts, buffer, sorted_buffer)
 
 
 def _merge_with_embeddings(
@@ -631,9 +710,7 @@ def _merge_with_embeddings(
     appended = uniq[added]
 
     ids, buffer = _appended(state, appended)
-    sorted_ids = _union(state.sorted_ids(), np.sort(appended))[1]
-    if sorted_ids.flags.writeable:
-        sorted_ids.flags.writeable = False
+    _, sorted_ids, sorted_buffer = _sorted_union(state, np.sort(appended))
     counts = _counted(state, appended)
 
     overrides = dict(state.overrides)
@@ -649,4 +726,4 @@ def _merge_with_embeddings(
         zeros = [0.0] * dim
         for p in positions.tolist():
             overrides[p] = list(zeros)
-    return TableState(ids, new_dim, overrides, sorted_ids, counts, buffer)
+    return TableState(ids, new_dim, overrides, sorted_ids, counts, buffer, sorted_buffer)

@@ -702,20 +702,22 @@ def sorted_table_and_query(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 @FAST
 @given(sorted_table_and_query())
 def test_the_sorted_union_is_union1d_on_both_paths(ids: tuple[np.ndarray, np.ndarray]) -> None:
-    from reference.fast_slots import compiled_union
+    from reference.fast_slots import compiled_merge
     from reference.hash_table import _union
 
     old, query = ids
     found, merged = _union(old, query)  # a small table: binary search and np.insert
     assert np.array_equal(found, np.isin(query, old))
     assert np.array_equal(merged, np.union1d(old, query))
-    union = compiled_union()
-    if union is not None:  # the compiled kernel, called directly at any size
+    merge = compiled_merge()
+    if merge is not None:  # the compiled kernel, called directly at any size, in place
         found = np.zeros(len(query), dtype=bool)
-        out = np.full(len(old) + len(query), 7, dtype=np.int64)
-        w = union(old, query, out, found)
+        buf = np.full(len(old) + len(query) + 3, 7, dtype=np.int64)
+        buf[: len(old)] = old
+        w = merge(buf, len(old), query, found)
         assert np.array_equal(found, np.isin(query, old))
-        assert np.array_equal(out[:w], np.union1d(old, query))
+        assert np.array_equal(buf[:w], np.union1d(old, query))
+        assert buf[w:].tolist() == [7] * (len(buf) - w)  # nothing written past the union
 
 
 @pytest.mark.parametrize("compiled", [True, False])

@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 from reference import hash_table
 from reference.ckpt_info import MAX_SLOT, count_slots
 from reference.fast_slots import count_slots_loop
-from reference.hash_table import HashTable, TableState, _first_occurrences, _merge, to_int64
+from reference.hash_table import (
+    HashTable,
+    TableDump,
+    TableState,
+    _first_occurrences,
+    _merge,
+    to_int64,
+)
 from reference.runtime.session import Session
 
 U64 = (1 << 64) - 1
@@ -182,6 +189,103 @@ def test_a_branch_from_an_older_snapshot_copies_instead_of_overwriting() -> None
     for state in (base, grown, tip, branch):
         assert state.sorted_ids().tolist() == sorted(state.ids.tolist())
         assert np.array_equal(state.slot_counts(), count_slots_loop(state.ids.tolist())[: 1 << 15])
+
+
+@pytest.fixture
+def compiled_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled merge of the sorted copy from 16 ids on (numba required)."""
+    from reference.fast_slots import compiled_merge
+
+    if compiled_merge() is None:
+        pytest.skip("numba is not installed (nox -s fast runs this)")
+    monkeypatch.setattr(hash_table, "COMPILED_MIN", 16)
+
+
+def assert_sorted_copy(state: TableState) -> None:
+    assert state.sorted_ids().tolist() == sorted(state.ids.tolist())
+
+
+@pytest.mark.usefixtures("compiled_merge")
+def test_the_sorted_copy_is_merged_into_in_place_and_handed_to_the_next_snapshot() -> None:
+    base = TableState(np.arange(0, 200, 2, dtype=np.int64), 1)
+    grown = _merge(base, np.array([5, 1001], dtype=np.int64), None, 1)  # a new buffer
+    before = TableDump(grown).sorted_ids
+    tip = _merge(grown, np.array([7, -3, 5, 999], dtype=np.int64), None, 1)  # in place
+    assert tip.sorted_buffer is grown.sorted_buffer is not None
+    assert not grown.keeps_sorted_ids() and tip.keeps_sorted_ids()
+    assert before is not None and before.tolist() == sorted([*range(0, 200, 2), 5, 1001])
+    assert tip.ids.tolist() == [*range(0, 200, 2), 5, 1001, 7, -3, 999]
+    branch = _merge(grown, np.array([3, 1001], dtype=np.int64), None, 1)  # grown again: a copy
+    assert branch.sorted_buffer is not tip.sorted_buffer
+    with_values = _merge(tip, np.array([1, 7], dtype=np.int64), [[0.5], [0.25]], 1)
+    assert with_values.sorted_buffer is tip.sorted_buffer  # the embeddings' path, in place
+    assert not tip.keeps_sorted_ids()
+    for state in (base, grown, tip, branch, with_values):
+        assert_sorted_copy(state)
+    assert TableDump(tip).sorted_ids is None
+    copy = TableDump(with_values).sorted_ids
+    assert copy is not None and not copy.flags.writeable
+    assert not np.shares_memory(copy, with_values.sorted_buffer.array)
+
+
+@pytest.mark.usefixtures("compiled_merge")
+def test_a_sorted_buffer_without_room_is_copied_into_a_bigger_one() -> None:
+    state = TableState(np.arange(100, dtype=np.int64), 1)
+    state = _merge(state, np.array([100], dtype=np.int64), None, 1)
+    room = len(state.sorted_buffer.array)
+    fids = np.arange(1000, 1000 + room, dtype=np.int64)[::-1]  # more than the room left
+    grown = _merge(state, fids, None, 1)
+    assert grown.sorted_buffer is not state.sorted_buffer
+    assert state.keeps_sorted_ids()  # not taken: its copy stays as it was
+    for s in (state, grown):
+        assert_sorted_copy(s)
+
+
+def assign_at_once(state: TableState, batches: list[np.ndarray]) -> list[TableState]:
+    """``_merge`` of each batch into ``state``, each in its own thread, started together;
+    the new snapshots in the batches' order."""
+    import threading
+
+    results: dict[int, TableState] = {}
+    start = threading.Barrier(len(batches))
+
+    def assign(i: int) -> None:
+        start.wait()
+        results[i] = _merge(state, batches[i], None, 1)
+
+    threads = [threading.Thread(target=assign, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [results[i] for i in range(len(batches))]
+
+
+@pytest.mark.usefixtures("compiled_merge")
+def test_assigns_to_one_snapshot_from_two_threads_both_see_its_ids() -> None:
+    # One takes the sorted buffer over and merges in place; the other must not read it
+    # meanwhile (the buffer's lock), and sorts the ids itself.
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        tip = _merge(TableState(np.arange(5000, dtype=np.int64), 1), np.array([-1]), None, 1)
+        batches = [rng.integers(-(1 << 40), 1 << 40, 300, dtype=np.int64) for _ in range(2)]
+        for state, fids in zip(assign_at_once(tip, batches), batches, strict=True):
+            assert_sorted_copy(state)
+            assert state.ids.tolist() == model_ids(tip.ids, fids)
+
+
+def test_without_numba_the_sorted_copy_is_a_new_array_each_assign(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reference import fast_slots
+
+    monkeypatch.setattr(fast_slots, "_compiled", [None])
+    monkeypatch.setattr(hash_table, "COMPILED_MIN", 16)
+    state = TableState(np.arange(100, dtype=np.int64), 1)
+    for fids in ([100], [5, 101], [-7]):
+        state = _merge(state, np.array(fids, dtype=np.int64), None, 1)
+        assert state.sorted_buffer is None
+        assert_sorted_copy(state)
 
 
 def test_two_sessions_sharing_a_from_ids_table_do_not_see_each_other() -> None:
