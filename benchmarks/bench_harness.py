@@ -405,15 +405,18 @@ def judge_child(mode: str, repeat: int, work: Path) -> dict[str, float]:
 
 def corpus_child(repeat: int, work: Path) -> float:
     """The best of ``repeat`` in-process corpus runs, each judged as ``harness run`` does,
-    after one untimed run (imports, first calls)."""
+    after one untimed run (imports, first calls). Each run writes into a fresh directory,
+    as ``harness run`` does by default: a reused one would add the removal of the previous
+    run's outputs to the time."""
     scenarios = load_all()
+    runs = iter(range(repeat + 1))
 
-    def corpus(where: Path) -> None:
-        results = run_corpus(scenarios, InProcessReference(), where)
+    def corpus() -> None:
+        results = run_corpus(scenarios, InProcessReference(), work / f"run{next(runs)}")
         assert all(r.ok for r in results), [r.scenario for r in results if not r.ok]
 
-    corpus(work / "warm")
-    return best(repeat, lambda: timed(lambda: corpus(work / "timed")))
+    corpus()
+    return best(repeat, lambda: timed(corpus))
 
 
 def report(rows: list[Row], command: str) -> str:
