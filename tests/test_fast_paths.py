@@ -702,6 +702,7 @@ def sorted_table_and_query(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 @FAST
 @given(sorted_table_and_query())
 def test_the_sorted_union_is_union1d_on_both_paths(ids: tuple[np.ndarray, np.ndarray]) -> None:
+    from reference import fast_slots
     from reference.fast_slots import compiled_merge
     from reference.hash_table import _union
 
@@ -718,6 +719,14 @@ def test_the_sorted_union_is_union1d_on_both_paths(ids: tuple[np.ndarray, np.nda
         assert np.array_equal(found, np.isin(query, old))
         assert np.array_equal(buf[:w], np.union1d(old, query))
         assert buf[w:].tolist() == [7] * (len(buf) - w)  # nothing written past the union
+        kernels = fast_slots._kernels()  # both ways the merge finds the query ids' places
+        for find in (kernels.find_scanning, kernels.find_searching):
+            found = np.zeros(len(query), dtype=bool)
+            at = np.full(len(query), -1, dtype=np.int64)
+            new = find(old, len(old), query, found, at)
+            assert np.array_equal(at, np.searchsorted(old, query))
+            assert np.array_equal(found, np.isin(query, old))
+            assert new == len(query) - found.sum()
 
 
 @pytest.mark.parametrize("compiled", [True, False])
