@@ -23,7 +23,7 @@ import contextlib
 import os
 import stat
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -221,13 +221,24 @@ def files_under(root: Path) -> dict[str, Path]:
 
 
 def _parts(rel: str) -> list[str]:
-    parts = [p for p in PurePosixPath(rel).parts if p not in ("", ".")]
-    if not parts or ".." in parts or PurePosixPath(rel).is_absolute():
+    """``rel``'s components, those of ``PurePosixPath(rel).parts`` less ``.``; ``ValueError``
+    for an absolute path, one with ``..``, or none. A string is split directly (the same
+    components: POSIX paths have one separator; pathlib is several times slower, and
+    this runs for every file and directory the harness opens)."""
+    if isinstance(rel, str):
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        absolute = rel.startswith("/")
+    else:
+        parts = [p for p in PurePosixPath(rel).parts if p not in ("", ".")]
+        absolute = PurePosixPath(rel).is_absolute()
+    if not parts or ".." in parts or absolute:
         raise ValueError(f"{rel!r} is not a relative path inside its directory")
     return parts
 
 
-def _open_dir_at(fd: int | None, name: str, shown: str) -> int:
+def _open_dir_at(fd: int | None, name: str, shown: str | Callable[[], str]) -> int:
+    """``name`` in ``fd`` opened as a directory, never through a link; ``shown`` (or what
+    it returns: built only for the error) names it in :class:`LinkRefused`."""
     try:
         return os.open(name, _DIR_FLAGS, dir_fd=fd)
     except OSError as e:
@@ -236,7 +247,8 @@ def _open_dir_at(fd: int | None, name: str, shown: str) -> int:
         except OSError:
             raise e from None
         if stat.S_ISLNK(st.st_mode):
-            raise LinkRefused(f"{shown} is a symbolic link; the harness does not follow it") from e
+            text = shown if isinstance(shown, str) else shown()
+            raise LinkRefused(f"{text} is a symbolic link; the harness does not follow it") from e
         raise
 
 
@@ -248,15 +260,17 @@ def open_dir_beneath(
     components as ``label/...``."""
     fd = root if isinstance(root, int) else _open_dir_at(None, str(root), str(root))
     owned = not isinstance(root, int)
-    shown = PurePosixPath(label)
     parts = [] if rel in (".", "") else _parts(rel)
+
+    def shown(upto: int) -> Callable[[], str]:  # label/part/.../part, for an error only
+        return lambda: PurePosixPath(label, *parts[:upto]).as_posix()
+
     try:
-        for part in parts:
-            shown /= part
+        for index, part in enumerate(parts, start=1):
             if create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(part, dir_fd=fd)
-            child = _open_dir_at(fd, part, shown.as_posix())
+            child = _open_dir_at(fd, part, shown(index))
             if owned:
                 os.close(fd)
             fd, owned = child, True
@@ -284,13 +298,25 @@ def read_regular(root: Path, rel: str, limit: int = MAX_READ_BYTES) -> bytes:
             raise
     finally:
         os.close(dir_fd)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    try:  # checked on the descriptor, before fdopen (which leaves a directory's open)
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise LinkRefused(f"{rel} is a {describe_mode(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise ValueError(f"{rel}: {st.st_size} bytes, more than the {limit} read at most")
-        return f.read(limit + 1)[:limit]
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        # The first min(file, limit) bytes, as read(limit + 1)[:limit] gives them, without
+        # its buffer of limit + 1 bytes (read(n) allocates n up front: a quarter of a
+        # gigabyte for each small file). A file grown since fstat is read on, to the limit.
+        want = st.st_size + 1
+        data = f.read(want)
+        if len(data) == want and want <= limit:
+            data += f.read(limit + 1 - want)
+        return data[:limit]
 
 
 def open_regular(path: Path) -> tuple[object, int]:
