@@ -19,6 +19,7 @@ accepted is returned apart (:attr:`Comparison.relaxed`), so reports can count it
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from harness.safe_fs import (
     Tree,
     entries_under,
     files_under,
+    open_dir_beneath,
     read_regular,
     walk,
 )
@@ -96,7 +98,7 @@ def _compare_entries(
     rel: str,
     golden: Entry,
     actual: Entry,
-    golden_dir: Path,
+    golden_dir: Path | int,
     out_dir: Path | int,
     relax: Collection[str] = (),
 ) -> tuple[str | None, str | None]:
@@ -141,7 +143,26 @@ def compare(golden_dir: Path, out_dir: Path | int, relax: Collection[str] = ()) 
     unknown = sorted(set(relax) - set(RELAXATIONS))
     if unknown:
         raise ValueError(f"unknown relaxation(s) {unknown} (known: {sorted(RELAXATIONS)})")
-    golden = entries_under(golden_dir)
+    # The golden directory is opened once and its files read beneath that fd, rather than
+    # resolving its whole path again for every file. Missing, or a link: no entries, as
+    # entries_under(golden_dir) has.
+    try:
+        golden_fd: int | None = open_dir_beneath(golden_dir)
+    except (FileNotFoundError, NotADirectoryError, LinkRefused):
+        golden_fd = None
+    try:
+        return _compare_trees(golden_dir, golden_fd, out_dir, relax)
+    finally:
+        if golden_fd is not None:
+            os.close(golden_fd)
+
+
+def _compare_trees(
+    golden_dir: Path, golden_fd: int | None, out_dir: Path | int, relax: Collection[str]
+) -> Comparison:
+    """:func:`compare` with the golden directory open as ``golden_fd`` (None: missing)."""
+    golden = entries_under(golden_fd) if golden_fd is not None else {}
+    golden_root = golden_dir if golden_fd is None else golden_fd  # has no files when None
     tree = walk(out_dir)
     actual = _files(tree)
     if not golden:
@@ -167,7 +188,7 @@ def compare(golden_dir: Path, out_dir: Path | int, relax: Collection[str] = ()) 
             )
         else:
             why, accepted = _compare_entries(
-                rel, golden[rel], actual[rel], golden_dir, out_dir, relax
+                rel, golden[rel], actual[rel], golden_root, out_dir, relax
             )
             if accepted is not None:
                 relaxed.append(Difference(rel, kind.name, accepted))
