@@ -19,8 +19,13 @@ def normalize(value: Any, files_dir: str) -> Any:
     return value
 
 
+# One encoder for every event: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=True)
+
+
 def render_event(event: dict[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, ensure_ascii=True)
+    """``json.dumps(event, sort_keys=True, ensure_ascii=True)``."""
+    return _ENCODER.encode(event)
 
 
 class Trace:
