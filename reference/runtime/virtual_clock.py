@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,7 +63,14 @@ class VirtualClock:
         self._max_turns = max_turns_per_wait
         self._turns_without_driver = 0
         self._real_timeout = real_timeout
-        self._cv = threading.Condition()
+        self._lock = threading.RLock()
+        self._cv = threading.Condition(self._lock)
+        # One condition a participant, all on _cv's lock: a turn handed over wakes only
+        # the thread that gets it (not every participant, each to find it is not its turn).
+        self._turn_cvs: dict[int, threading.Condition] = {}
+        # When a participant was last woken: the driver's real-time bound runs from there
+        # (as it did when every hand-over woke the driver too).
+        self._woken_at = time.monotonic()
         self._seq = itertools.count()
         self._driver = threading.get_ident()
         self._runner: int | None = self._driver
@@ -111,8 +119,25 @@ class VirtualClock:
             self._await_turn(me)
             return not waiter.woke_by_deadline
 
+    def _turn_cv(self, ident: int) -> threading.Condition:
+        """The condition ``ident`` waits on for its turn (holding ``_cv``)."""
+        cv = self._turn_cvs.get(ident)
+        if cv is None:
+            cv = self._turn_cvs[ident] = threading.Condition(self._lock)
+        return cv
+
+    def _notify(self, ident: int | None = None) -> None:
+        """Wake ``ident`` (holding ``_cv``) to check whether it may go on; None: everyone."""
+        self._woken_at = time.monotonic()
+        if ident is None:
+            for cv in self._turn_cvs.values():
+                cv.notify_all()
+        elif ident in self._turn_cvs:
+            self._turn_cvs[ident].notify()
+
     def _await_turn(self, me: int) -> None:
         """Wait (holding ``_cv``) until ``me`` is the runner; the driver bounds the wait."""
+        cv = self._turn_cv(me)
         while True:
             if self._shutdown and me != self._driver:
                 self._remove_waiter(me)
@@ -124,8 +149,13 @@ class VirtualClock:
                 raise failure
             if self._runner == me:
                 return
-            timed_out = not self._cv.wait(timeout=self._real_timeout)
-            if timed_out and me == self._driver and self._runner != me:
+            if me != self._driver:
+                cv.wait()
+                continue
+            left = self._woken_at + self._real_timeout - time.monotonic()
+            if left > 0:
+                cv.wait(timeout=left)
+            else:
                 self._failure = Hang(
                     f"a simulated thread held its turn for over {self._real_timeout}s of real time"
                 )
@@ -134,7 +164,7 @@ class VirtualClock:
         self._waiters = [w for w in self._waiters if w.ident != ident]
 
     def _schedule(self) -> None:
-        """Pick the next runner (holding ``_cv``) and wake everyone to check.
+        """Pick the next runner (holding ``_cv``) and wake it.
 
         Of the waiters that can go on now (condition met, or deadline reached), threads go
         before the driver, then earlier waits first; so the driver's next step starts only
@@ -150,7 +180,7 @@ class VirtualClock:
             )
             self._turns_without_driver = 0
             self._runner = self._driver
-            self._cv.notify_all()
+            self._notify(self._driver)
             return
         order = lambda w: (w.ident == self._driver, w.seq)  # noqa: E731
         due = [w for w in self._waiters if w.ready() or self._expired(w)]
@@ -161,7 +191,7 @@ class VirtualClock:
                     "every simulated thread is waiting and no deadline is pending"
                 )
                 self._runner = self._driver
-                self._cv.notify_all()
+                self._notify(self._driver)
                 return
             self._now = max(self._now, min(timed))
             due = [w for w in self._waiters if self._expired(w)]
@@ -178,7 +208,7 @@ class VirtualClock:
         self._waiters.remove(w)
         w.woke_by_deadline = by_deadline
         self._runner = w.ident
-        self._cv.notify_all()
+        self._notify(w.ident)
 
     def _start_participant(self, ident: int) -> None:
         with self._cv:
@@ -197,7 +227,7 @@ class VirtualClock:
         """Unwind every participant still waiting (they raise :class:`Shutdown`)."""
         with self._cv:
             self._shutdown = True
-            self._cv.notify_all()
+            self._notify()
 
     @property
     def driver_ident(self) -> int:
