@@ -20,12 +20,22 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 def splitmix64(seed: int, count: int) -> np.ndarray:
-    """The first ``count`` outputs of SplitMix64 seeded with ``seed`` (uint64)."""
+    """The first ``count`` outputs of SplitMix64 seeded with ``seed`` (uint64).
+
+    Computed in place, in the result and one scratch array, rather than in a new array
+    per operation (arithmetic wraps modulo 2**64: the order of the additions is free)."""
     with np.errstate(over="ignore"):
-        state = np.uint64(seed & U64) + _GOLDEN * np.arange(1, count + 1, dtype=np.uint64)
-        z = (state ^ (state >> np.uint64(30))) * _MIX1
-        z = (z ^ (z >> np.uint64(27))) * _MIX2
-        return z ^ (z >> np.uint64(31))
+        z = np.arange(1, count + 1, dtype=np.uint64)
+        z *= _GOLDEN
+        z += np.uint64(seed & U64)  # state_i = seed + i * golden
+        shifted = np.empty_like(z)
+        for shift, mix in ((30, _MIX1), (27, _MIX2)):
+            np.right_shift(z, np.uint64(shift), out=shifted)
+            z ^= shifted
+            z *= mix
+        np.right_shift(z, np.uint64(31), out=shifted)
+        z ^= shifted
+        return z
 
 
 def parse_int(value: Any) -> int:
