@@ -16,8 +16,10 @@ which is printed with the explanation and, with ``--save DIR``, written as
 Determinism: ``--seed`` fixes the generation; examples found before replay first, from a
 hypothesis example database in ``<work>/examples/<families>/``. Budget: ``--seconds`` of
 searching (shrinking not counted), or ``--examples`` examples, whichever ends first (then
-it reports nothing found); shrinking a divergence gets ``--shrink-seconds`` (default the larger of
-SHRINK_SECONDS and ``--seconds``). Exit
+it reports nothing found). Shrinking a divergence gets ``--shrink-seconds`` (default the
+larger of SHRINK_SECONDS and ``--seconds``). ``--examples`` without ``--seconds`` sets no
+time budget for either, so the run is the same on any machine (hypothesis's own limits on
+shrinking still apply). Exit
 status as ``run``: 0 no divergence, 1 a divergence, 2 a usage or setup error (hypothesis
 missing, the testee does not start, a bad deviations file, or no generated scenario could
 be compared at all).
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -58,6 +61,8 @@ DEFAULT_WORK = ".parity-fuzz"
 # Shrinking a divergence may take this long (or --seconds, if longer) before the smallest
 # divergence seen so far is reported instead.
 SHRINK_SECONDS = 60.0
+# The search budget when neither --seconds nor --examples is given.
+DEFAULT_SECONDS = 60.0
 PROGRESS_EVERY = 5.0
 # Hypothesis needs a finite example count; the time budget is what ends a search.
 MAX_EXAMPLES = 10_000_000
@@ -197,7 +202,7 @@ class FuzzOptions:
     impl: str
     against: str = "reference"
     families: Sequence[str] = FAMILIES
-    seconds: float = 60.0
+    seconds: float = DEFAULT_SECONDS  # math.inf: none (then ``examples`` ends the run)
     examples: int | None = None  # stop after this many examples, whatever the time
     shrink_seconds: float | None = None  # default: max(SHRINK_SECONDS, seconds)
     seed: int | None = None
@@ -534,7 +539,8 @@ def _fuzz(options: FuzzOptions, seed: int, work: WorkDir, say: Callable[[str], N
         )
         say(
             f"fuzz: {options.impl} against {options.against}, families {', '.join(families)}, "
-            f"seed {seed}, {options.seconds:g}s"
+            f"seed {seed}, "
+            + (f"{options.seconds:g}s" if math.isfinite(options.seconds) else "no time budget")
         )
         session = _Session(options, against, testee, declared, say, work)
         findings: list[Finding] = []
@@ -597,7 +603,11 @@ def register(sub: Any) -> None:
         choices=FAMILIES,
         help="only this family (repeatable; default: every family the testee serves)",
     )
-    p.add_argument("--seconds", type=float, default=60.0, help="search budget (default 60)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help=f"search budget (default {DEFAULT_SECONDS:g}; none when --examples is given)",
+    )
     p.add_argument("--examples", type=int, help="stop after this many examples (reproducible)")
     p.add_argument(
         "--shrink-seconds",
@@ -631,9 +641,13 @@ def register(sub: Any) -> None:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    if args.seconds <= 0 or (args.examples is not None and args.examples <= 0):
+    if (args.seconds is not None and args.seconds <= 0) or (
+        args.examples is not None and args.examples <= 0
+    ):
         print("error: --seconds and --examples must be positive", file=sys.stderr)
         return EXIT_SETUP
+    if args.seconds is None:  # an example count alone ends the run, however slow the machine
+        args.seconds = math.inf if args.examples is not None else DEFAULT_SECONDS
     options = FuzzOptions(
         impl=args.impl,
         against=args.against,

@@ -5,8 +5,8 @@ The wrong testees (``testees/wrong.py``) are the reference with one output alter
 rare situation. ``fuzz`` runs as its command line does, in a fresh process (see MAIN).
 
 No search here depends on how fast the machine is: every one has a fixed seed and ends by
-its example count (``--examples``), with ``--seconds`` and ``--shrink-seconds`` far beyond
-anything a run takes and hypothesis's own five-minute limit on shrinking lifted, so a
+its example count (``--examples``, which without ``--seconds`` sets no time budget for the
+search or its shrinking), with hypothesis's own five-minute limit on shrinking lifted, so a
 seed gives the same findings, shrunk as far as they go, on an idle or a loaded machine;
 the assertions are exact for their seeds. The tests of the time budgets themselves run
 ``fuzz`` on a virtual clock.
@@ -34,8 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 TESTEES = Path(__file__).resolve().parent / "testees"
 PROJECT = Path(__file__).resolve().parents[2]
 REFERENCE = f"{sys.executable} -m reference.testee"
-# A time budget (seconds) that never ends a search here, however loaded the machine.
-NEVER = 10_000
 # Examples a search for one wrong testee may take (each is found in well under 100).
 EXAMPLES = 500
 
@@ -97,21 +95,24 @@ def fuzz(
     *args: str,
     seed: int,
     examples: int | None,
-    seconds: float = NEVER,
-    shrink_seconds: float = NEVER,
+    seconds: float | None = None,
+    shrink_seconds: float | None = None,
     virtual_clock: bool = False,
     work: str = "work",
 ) -> Fuzzed:
     """``python -m harness fuzz --impl IMPL ARGS`` in a fresh process (see MAIN), seeded and
-    ending by ``examples`` (with ``--keep-going``: each round's); only on the virtual clock
-    may ``seconds`` end it. ``--timeout`` (seconds for one testee reply) only guards
-    against a hang: no reply here takes a second."""
+    ending by ``examples`` (with ``--keep-going``: each round's); time budgets
+    (``seconds``, ``shrink_seconds``) are given only on the virtual clock. ``--timeout``
+    (seconds for one testee reply) only guards against a hang: no reply here takes a
+    second."""
     assert examples is not None or virtual_clock, "on the real clock, end by an example count"
     code = MAIN.format(virtual_clock=virtual_clock)
     argv = [sys.executable, "-c", code, "fuzz", "--impl", impl, "--work", str(tmp / work)]
-    # ``seconds`` is NEVER unless on the virtual clock: the example count ends the run.
-    argv += ["--seed", str(seed), "--seconds", str(seconds)]
-    argv += ["--shrink-seconds", str(shrink_seconds), "--timeout", "300"]
+    assert virtual_clock or seconds is shrink_seconds is None, "no wall-clock budgets"
+    argv += ["--seed", str(seed), "--timeout", "300"]
+    for flag, budget in (("--seconds", seconds), ("--shrink-seconds", shrink_seconds)):
+        if budget is not None:  # virtual seconds: one passes per clock reading
+            argv += [flag, str(budget)]
     if examples is not None:
         argv += ["--examples", str(examples)]
     argv += args
@@ -297,6 +298,7 @@ def test_a_correct_testee_has_no_divergence(tmp_path: Path) -> None:
     assert run.code == 0, run.text
     assert "DIVERGENCE" not in run.text
     assert "fuzz: no divergence found" in run.text
+    assert "no time budget" in run.text  # --examples alone: the count ends the run
     for family in ("slot_count", "controller", "feature_dump", "barrier", "hook_utils"):
         assert re.search(rf"\b{family} [1-9]", run.text), run.text  # each one compared
 
